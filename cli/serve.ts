@@ -1,0 +1,53 @@
+// `sipmi serve`: the daemon. Builds the MI instance from the config, starts
+// the listeners, runs the startup calls, and stops cleanly on SIGINT/SIGTERM.
+
+import { loadConfig } from "../config/load.ts";
+import { buildMi } from "../app.ts";
+import { runCall } from "../mi/script.ts";
+import { EXIT_FAIL, EXIT_OK, parseOptions } from "./common.ts";
+
+export const usage = `Usage: sipmi serve [--config PATH]
+
+Runs the MI daemon with the listeners of the config (FIFO, UDP and unix
+datagram, HTTP). Without a config file every key has its embedded default.
+SIGINT/SIGTERM stop it cleanly.
+
+Options:
+  --config PATH        config file (default /etc/sipmi/sipmi.jsonc)
+  -h, --help           this help`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseOptions(args, {
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(usage);
+    return EXIT_OK;
+  }
+  const { config, source } = await loadConfig(values.config);
+  const mi = buildMi(config, { argv: [Deno.execPath(), ...Deno.args] });
+  const log = mi.attendant.log;
+  log.info(`sipmi starting (config: ${source ?? "embedded defaults"})`);
+  const ep = mi.core.endpoint({ transport: "startup", log });
+  for (const call of config.startup) {
+    const reply = await runCall(ep, call);
+    if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
+      log.error(`startup call ${call.method} failed: ${reply}`);
+      return EXIT_FAIL;
+    }
+    log.info(`startup call ${call.method}: ${reply}`);
+  }
+  log.notice("sipmi ready");
+  const stop = Promise.withResolvers<string>();
+  const onInt = () => stop.resolve("SIGINT");
+  const onTerm = () => stop.resolve("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  const signal = await stop.promise;
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  log.notice(`${signal}: stopping`);
+  await mi.core.drain(config.service.shutdown_timeout_ms);
+  return EXIT_OK;
+}

@@ -1,0 +1,116 @@
+// Reading the JSONC config file: syntax errors, unknown keys and wrong types
+// are reported with file, line and column, all at once, and nothing starts.
+
+import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
+import { type Config, configSpec, isLoopbackHost, parseHostPort } from "./schema.ts";
+import { type ConfigProblem, defaults, type Infer, type Spec, validate } from "./spec.ts";
+import { HostFsError, hostRoot } from "../sys/hostfs.ts";
+
+export const DEFAULT_CONFIG_PATH = "/etc/sipmi/sipmi.jsonc";
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, or null when the embedded defaults are used. */
+  source: string | null;
+}
+
+/** Line and column (1-based) of an offset. */
+export function lineCol(text: string, offset: number): { line: number; col: number } {
+  let line = 1, start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, col: offset - start + 1 };
+}
+
+/** Parses JSONC text and validates it against a spec; throws ConfigError naming each problem's line. */
+export function parseJsonc<S extends Spec>(
+  spec: S,
+  text: string,
+  file: string,
+  extra?: Check<S>,
+): Infer<S> {
+  const errors: ParseError[] = [];
+  const tree = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const where = (offset: number) => {
+    const { line, col } = lineCol(text, offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (errors.length > 0) {
+    throw new ConfigError(
+      errors.map((e) => `${where(e.offset)}: syntax error: ${printParseErrorCode(e.error)}`),
+    );
+  }
+  if (tree === undefined) return defaults(spec);
+  const { value, problems } = validate(spec, tree);
+  if (problems.length === 0 && extra) problems.push(...extra(value, tree));
+  if (problems.length > 0) {
+    throw new ConfigError(
+      problems.map((p) => `${where(p.offset)}: '${p.key || "(top level)"}' ${p.message}`),
+    );
+  }
+  return value;
+}
+
+type Check<S extends Spec> = (value: Infer<S>, tree: Node) => ConfigProblem[];
+
+/** Parses and validates config text; throws ConfigError naming each problem's key and line. */
+export function parseConfig(text: string, file = "<config>"): Config {
+  return parseJsonc(configSpec, text, file, crossChecks);
+}
+
+function crossChecks(c: Config, tree: Node): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const hp = parseHostPort(c.http.listen);
+  if (
+    c.http.enabled && hp && !isLoopbackHost(hp.host) && !c.http.auth.token &&
+    !c.http.auth.token_file
+  ) {
+    out.push({
+      key: "http.listen",
+      offset: findOffset(tree, ["http", "listen"]),
+      message: `is not a loopback address, so http.auth.token or http.auth.token_file is required`,
+    });
+  }
+  return out;
+}
+
+function findOffset(tree: Node, path: string[]): number {
+  let node: Node | undefined = tree;
+  for (const key of path) {
+    const prop: Node | undefined = node?.children?.find((p) => p.children?.[0]?.value === key);
+    if (!prop) return node?.offset ?? 0;
+    node = prop.children?.[1];
+  }
+  return node?.offset ?? 0;
+}
+
+/**
+ * Loads the config: an explicit path must exist; without one, the default
+ * path is used when present and the embedded defaults otherwise.
+ */
+export async function loadConfig(path?: string): Promise<LoadedConfig> {
+  const file = path ?? DEFAULT_CONFIG_PATH;
+  let text: string;
+  try {
+    text = await hostRoot.readText(file);
+  } catch (e) {
+    if (path === undefined && e instanceof HostFsError && e.kind === "NotFound") {
+      return { config: defaults(configSpec), source: null };
+    }
+    throw new ConfigError([`${file}: cannot read the config file: ${(e as Error).message}`]);
+  }
+  return { config: parseConfig(text, file), source: file };
+}

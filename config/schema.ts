@@ -1,0 +1,231 @@
+// Every configuration key of sipmi with its embedded default: `sipmi serve`
+// runs the full daemon without a file. Defaults never collide with a SIP
+// router on the same host and listen on loopback only (DESIGN.md).
+
+import { bool, custom, type Infer, int, list, obj, str } from "./spec.ts";
+
+const MODE = /^0?[0-7]{3}$/;
+const checkMode = (v: string) =>
+  MODE.test(v) ? undefined : `must be an octal file mode such as "0660", not "${v}"`;
+const checkAbsolute = (v: string) =>
+  v.startsWith("/") ? undefined : `must be an absolute path, not "${v}"`;
+const checkOptionalAbsolute = (v: string) => v === "" ? undefined : checkAbsolute(v);
+const checkRoot = (v: string) =>
+  /^[A-Za-z0-9_]+$/.test(v)
+    ? undefined
+    : `must be letters, digits or '_' (a URL path segment), not "${v}"`;
+const checkPath = (v: string) => v.startsWith("/") ? undefined : `must start with '/', not "${v}"`;
+
+/** `HOST:PORT`, `[IPv6]:PORT`; the parsed form of a TCP or UDP address. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export function parseHostPort(s: string): HostPort | undefined {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$/.exec(s) ?? /^([^:\s]+):([0-9]{1,5})$/.exec(s) ??
+    // Bare IPv6 like OpenSIPS's `udp:::1:8080`: split at the last colon.
+    /^([0-9A-Fa-f:]*:[0-9A-Fa-f:]*):([0-9]{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1], port };
+}
+
+/** A datagram listen address: `udp:HOST:PORT` or `unix:/path`. */
+export type DatagramAddress = { kind: "udp"; host: string; port: number } | {
+  kind: "unix";
+  path: string;
+};
+
+export function parseDatagramAddress(s: string): DatagramAddress | undefined {
+  if (s.startsWith("udp:")) {
+    const hp = parseHostPort(s.slice(4));
+    return hp && { kind: "udp", ...hp };
+  }
+  const path = s.startsWith("unix:") ? s.slice(5) : s;
+  // sun_path holds 108 bytes including the NUL.
+  if (path.startsWith("/") && new TextEncoder().encode(path).length < 108) {
+    return { kind: "unix", path };
+  }
+  return undefined;
+}
+
+const policySpec = obj({
+  /** Only these commands (names, or prefixes ending in `*`); empty = all. */
+  allow: list(str(""), []),
+  /** Never these commands. */
+  deny: list(str(""), []),
+  /** Refuse every command that changes state. */
+  read_only: bool(false),
+});
+export type PolicyConfig = Infer<typeof policySpec>;
+
+const noPolicy: PolicyConfig = { allow: [], deny: [], read_only: false };
+
+export interface ListenEntry {
+  address: string;
+  /** A per-listener policy replacing the transport's. */
+  commands?: PolicyConfig;
+}
+
+function parsePolicy(v: unknown): PolicyConfig | string {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return "commands must be an object";
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!["allow", "deny", "read_only"].includes(k)) return `unknown key commands.${k}`;
+  }
+  const strs = (x: unknown) =>
+    x === undefined || (Array.isArray(x) && x.every((s) => typeof s === "string"));
+  if (!strs(o.allow) || !strs(o.deny)) {
+    return "commands.allow and commands.deny must be arrays of strings";
+  }
+  if (o.read_only !== undefined && typeof o.read_only !== "boolean") {
+    return "commands.read_only must be true or false";
+  }
+  return {
+    allow: (o.allow as string[]) ?? [],
+    deny: (o.deny as string[]) ?? [],
+    read_only: (o.read_only as boolean) ?? false,
+  };
+}
+
+const datagramListen = custom<ListenEntry>(
+  { address: "" },
+  'a string "udp:HOST:PORT" or "unix:/path", or {"address": ..., "commands": {...}}',
+  (v) => {
+    let address: unknown = v, commands: PolicyConfig | undefined;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) {
+        if (k !== "address" && k !== "commands") return { error: `unknown key '${k}'` };
+      }
+      address = o.address;
+      if (o.commands !== undefined) {
+        const p = parsePolicy(o.commands);
+        if (typeof p === "string") return { error: p };
+        commands = p;
+      }
+    }
+    if (typeof address !== "string" || !parseDatagramAddress(address)) {
+      return { error: `bad datagram address ${JSON.stringify(address)}` };
+    }
+    return { value: commands ? { address, commands } : { address } };
+  },
+);
+
+/** One MI call: the `startup` list and `sipmi run` files. */
+export const callSpec = custom<{ method: string; params?: unknown[] | Record<string, unknown> }>(
+  { method: "" },
+  '{"method": "name", "params": [...] or {...}}',
+  (v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return { error: "must be an object" };
+    }
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (k !== "method" && k !== "params") return { error: `unknown key '${k}'` };
+    }
+    if (typeof o.method !== "string" || o.method === "") {
+      return { error: "method must be a non-empty string" };
+    }
+    if (o.params !== undefined && (o.params === null || typeof o.params !== "object")) {
+      return { error: "params must be an array or an object" };
+    }
+    return {
+      value: {
+        method: o.method,
+        params: o.params as unknown[] | Record<string, unknown> | undefined,
+      },
+    };
+  },
+);
+
+export const configSpec = obj({
+  /** OpenSIPS scale: -3 alert, -2 critical, -1 error, 1 warning, 2 notice, 3 info, 4 debug. */
+  log_level: int(3, -3, 4),
+  mi: obj({
+    max_request_bytes: int(1024 * 1024, 64, 64 * 1024 * 1024),
+    max_depth: int(64, 1, 10000),
+    max_batch: int(256, 1, 100000),
+    max_concurrent: int(256, 1, 100000),
+  }),
+  fifo: obj({
+    enabled: bool(true),
+    /** Start the daemon even when this listener cannot start. */
+    optional: bool(false),
+    path: str("/tmp/sipmi_fifo", checkAbsolute, "an absolute path"),
+    mode: str("0660", checkMode),
+    user: str(""),
+    group: str(""),
+    reply_dir: str("/tmp/", checkAbsolute, "an absolute directory"),
+    reply_timeout_ms: int(2000, 1, 60000),
+    commands: policySpec,
+  }),
+  datagram: obj({
+    enabled: bool(true),
+    optional: bool(false),
+    listen: list(datagramListen, [{ address: "udp:127.0.0.1:8898" }, {
+      address: "unix:/tmp/sipmi.sock",
+    }]),
+    /** Mode, owner and group of unix socket files. */
+    mode: str("0660", checkMode),
+    user: str(""),
+    group: str(""),
+    commands: policySpec,
+  }),
+  http: obj({
+    enabled: bool(true),
+    optional: bool(false),
+    listen: str(
+      "127.0.0.1:8899",
+      (v) => parseHostPort(v) ? undefined : `must be "HOST:PORT", not "${v}"`,
+    ),
+    mi_root: str("mi", checkRoot),
+    html_root: str("html", checkRoot),
+    xmlrpc_root: str("RPC2", checkRoot),
+    metrics_path: str("/metrics", checkPath),
+    body_limit: int(1024 * 1024, 256, 64 * 1024 * 1024),
+    auth: obj({
+      /** Bearer token; required when `listen` is not a loopback address. */
+      token: str(""),
+      /** Read the token from this file instead (first line). */
+      token_file: str("", checkOptionalAbsolute, "an absolute path"),
+    }),
+    commands: policySpec,
+  }),
+  tuning: obj({
+    /** Root of /proc, /sys and /etc: "/" on a host, a fixture tree in tests. */
+    root: str("/", checkAbsolute, "an absolute directory"),
+    state_dir: str("/var/lib/sipmi", checkAbsolute, "an absolute directory"),
+    /** Profile applied at boot (a later issue); empty = none. */
+    profile: str(""),
+    sip: obj({
+      /** systemd units of the SIP router, for finding its processes. */
+      units: list(str(""), ["opensips.service", "kamailio.service"]),
+      /** Process names (comm) of the SIP router, when no unit is found. */
+      process_names: list(str(""), ["opensips", "kamailio"]),
+      /** The SIP-facing NIC; empty = the one carrying the default route. */
+      nic: str(""),
+      /** SIP UDP ports whose per-socket drops are watched. */
+      ports: list(int(5060, 1, 65535), [5060]),
+    }),
+  }),
+  service: obj({
+    /** How long SIGTERM waits for in-flight requests before exiting. */
+    shutdown_timeout_ms: int(5000, 0, 600000),
+  }),
+  /** MI calls run once all listeners are up, like OpenSIPS's startup route. */
+  startup: list(callSpec, []),
+});
+
+export type Config = Infer<typeof configSpec>;
+
+export { noPolicy };
+
+/** 127.0.0.0/8, ::1 and `localhost`: the addresses that need no authentication. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

@@ -1,0 +1,44 @@
+// Runs MI calls in-process, through the same core as every transport (the
+// OpenSIPS mi_script idea): the startup list, `sipmi run FILE`, and
+// `sipmi mi --local`.
+
+import type { Endpoint } from "./core.ts";
+import type { MiParams } from "./jsonrpc.ts";
+
+export interface MiCall {
+  method: string;
+  params?: MiParams;
+}
+
+/** The request text for one call; ids count from 1 so replies can be matched. */
+export function requestText(call: MiCall, id: number): string {
+  const req: Record<string, unknown> = { jsonrpc: "2.0", method: call.method };
+  if (call.params !== undefined) req.params = call.params;
+  req.id = id;
+  return JSON.stringify(req);
+}
+
+/** Runs one call and returns its reply text. */
+export async function runCall(ep: Endpoint, call: MiCall, id = 1): Promise<string> {
+  const reply = await ep.handle(requestText(call, id));
+  // Every call carries an id, so the core always answers.
+  return reply ?? "";
+}
+
+/** Runs calls in order; returns each reply, parsed, next to its call. */
+export async function runCalls(
+  ep: Endpoint,
+  calls: readonly MiCall[],
+): Promise<
+  {
+    call: MiCall;
+    reply: { result?: unknown; error?: { code: number; message: string; data?: string } };
+  }[]
+> {
+  const out = [];
+  for (let i = 0; i < calls.length; i++) {
+    const text = await runCall(ep, calls[i], i + 1);
+    out.push({ call: calls[i], reply: JSON.parse(text) });
+  }
+  return out;
+}

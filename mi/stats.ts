@@ -1,0 +1,222 @@
+// The statistics registry: `group:name` values that MI commands (and later
+// /metrics) read. Three kinds, as in OpenSIPS: counters (incremental,
+// resettable unless told otherwise), gauges (set, never reset) and computed
+// values. Whole groups can also be computed on demand (host counters whose
+// names depend on the machine, e.g. one per CPU).
+
+export interface Stat {
+  readonly group: string;
+  readonly name: string;
+  /** OpenSIPS's "incremental": a resettable counter. */
+  readonly incremental: boolean;
+  value(): number;
+  reset(): void;
+}
+
+export class Counter implements Stat {
+  readonly group: string;
+  readonly name: string;
+  readonly incremental: boolean;
+  v = 0;
+  constructor(group: string, name: string, resettable: boolean) {
+    this.group = group;
+    this.name = name;
+    this.incremental = resettable;
+  }
+  inc(n = 1): void {
+    this.v += n;
+  }
+  value(): number {
+    return this.v;
+  }
+  reset(): void {
+    if (this.incremental) this.v = 0;
+  }
+}
+
+export class Gauge implements Stat {
+  readonly incremental = false;
+  readonly group: string;
+  readonly name: string;
+  v = 0;
+  constructor(group: string, name: string) {
+    this.group = group;
+    this.name = name;
+  }
+  set(v: number): void {
+    this.v = v;
+  }
+  value(): number {
+    return this.v;
+  }
+  reset(): void {}
+}
+
+class Computed implements Stat {
+  readonly incremental = false;
+  readonly group: string;
+  readonly name: string;
+  readonly #fn: () => number;
+  constructor(group: string, name: string, fn: () => number) {
+    this.group = group;
+    this.name = name;
+    this.#fn = fn;
+  }
+  value(): number {
+    return this.#fn();
+  }
+  reset(): void {}
+}
+
+/** Values of a computed group, collected when the group is read. */
+export type GroupCollector = () => Promise<Iterable<[string, number]>> | Iterable<[string, number]>;
+
+export interface StatValue {
+  group: string;
+  name: string;
+  value: number;
+  incremental: boolean;
+}
+
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+export class StatsRegistry {
+  // group (lower case) -> name -> stat, both in registration order.
+  readonly #groups = new Map<string, { name: string; stats: Map<string, Stat> }>();
+  readonly #collectors = new Map<string, { name: string; collect: GroupCollector }>();
+
+  counter(group: string, name: string, opts: { resettable?: boolean } = {}): Counter {
+    return this.#add(group, name, () => new Counter(group, name, opts.resettable ?? true), Counter);
+  }
+
+  gauge(group: string, name: string): Gauge {
+    return this.#add(group, name, () => new Gauge(group, name), Gauge);
+  }
+
+  computed(group: string, name: string, fn: () => number): void {
+    this.#add(group, name, () => new Computed(group, name, fn), Computed);
+  }
+
+  /** A group whose members are computed when read (non-incremental). */
+  collector(group: string, collect: GroupCollector): void {
+    checkName(group);
+    const key = group.toLowerCase();
+    if (this.#groups.has(key) || this.#collectors.has(key)) {
+      throw new Error(`statistics group '${group}' exists`);
+    }
+    this.#collectors.set(key, { name: group, collect });
+  }
+
+  #add<T extends Stat>(
+    group: string,
+    name: string,
+    make: () => T,
+    kind: abstract new (...a: never[]) => T,
+  ): T {
+    checkName(group);
+    checkName(name);
+    const gkey = group.toLowerCase();
+    if (this.#collectors.has(gkey)) throw new Error(`statistics group '${group}' is computed`);
+    let g = this.#groups.get(gkey);
+    if (!g) this.#groups.set(gkey, g = { name: group, stats: new Map() });
+    const existing = g.stats.get(name.toLowerCase());
+    if (existing) {
+      // Registering twice (a listener restarted) returns the same statistic.
+      if (existing instanceof kind) return existing;
+      throw new Error(`statistic '${group}:${name}' exists with another kind`);
+    }
+    const s = make();
+    g.stats.set(name.toLowerCase(), s);
+    return s;
+  }
+
+  /** Every group name, registered and computed. */
+  groups(): string[] {
+    return [
+      ...[...this.#groups.values()].map((g) => g.name),
+      ...[...this.#collectors.values()].map((c) => c.name),
+    ];
+  }
+
+  /** The values of one group (case-insensitive); empty when unknown. */
+  async group(group: string): Promise<StatValue[]> {
+    const key = group.toLowerCase();
+    const g = this.#groups.get(key);
+    if (g) {
+      return [...g.stats.values()].map((s) => ({
+        group: g.name,
+        name: s.name,
+        value: s.value(),
+        incremental: s.incremental,
+      }));
+    }
+    const c = this.#collectors.get(key);
+    if (!c) return [];
+    const out: StatValue[] = [];
+    for (const [name, value] of await c.collect()) {
+      out.push({ group: c.name, name, value, incremental: false });
+    }
+    return out;
+  }
+
+  async all(): Promise<StatValue[]> {
+    const out: StatValue[] = [];
+    for (const g of this.groups()) out.push(...await this.group(g));
+    return out;
+  }
+
+  /**
+   * Resolves one item of a statistics request: `all`, `group:`, `group:name`
+   * or a bare name (the first stat of that name across groups).
+   */
+  async lookup(item: string): Promise<StatValue[]> {
+    if (item === "all") return await this.all();
+    const colon = item.indexOf(":");
+    if (colon > 0 && colon === item.length - 1) return await this.group(item.slice(0, -1));
+    if (colon > 0) {
+      const name = item.slice(colon + 1).toLowerCase();
+      return (await this.group(item.slice(0, colon))).filter((s) => s.name.toLowerCase() === name);
+    }
+    const name = item.toLowerCase();
+    for (const g of this.groups()) {
+      const hit = (await this.group(g)).find((s) => s.name.toLowerCase() === name);
+      if (hit) return [hit];
+    }
+    return [];
+  }
+
+  /**
+   * Resets one named stat (`group:name` or bare name) if it is resettable;
+   * false when no stat has that name. Computed values are never reset.
+   */
+  async reset(item: string): Promise<boolean> {
+    const colon = item.indexOf(":");
+    if (colon > 0) {
+      const name = item.slice(colon + 1).toLowerCase();
+      const g = this.#groups.get(item.slice(0, colon).toLowerCase());
+      if (g) {
+        const s = g.stats.get(name);
+        s?.reset();
+        return s !== undefined;
+      }
+      return (await this.lookup(item)).length > 0;
+    }
+    const name = item.toLowerCase();
+    for (const g of this.#groups.values()) {
+      const s = g.stats.get(name);
+      if (s) {
+        s.reset();
+        return true;
+      }
+    }
+    return (await this.lookup(item)).length > 0;
+  }
+
+  resetAll(): void {
+    for (const g of this.#groups.values()) for (const s of g.stats.values()) s.reset();
+  }
+}
+
+function checkName(n: string): void {
+  if (!NAME.test(n)) throw new Error(`bad statistic or group name '${n}'`);
+}

@@ -1,0 +1,191 @@
+// The only FFI file: the few libc calls Deno has no API for. The library is
+// opened on first use, so commands that need none of this never dlopen.
+// Every call reports failure as a SysError carrying the errno name, so
+// callers can classify (EPERM vs EINVAL vs ESRCH) without parsing text.
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  3: "ESRCH",
+  4: "EINTR",
+  5: "EIO",
+  6: "ENXIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  17: "EEXIST",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  28: "ENOSPC",
+  30: "EROFS",
+  34: "ERANGE",
+  36: "ENAMETOOLONG",
+  75: "EOVERFLOW",
+  111: "ECONNREFUSED",
+};
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+export class SysError extends Error {
+  readonly errno: number;
+  /** `EPERM`, `EINVAL`, ... */
+  readonly code: string;
+  constructor(call: string, errno: number, detail = "") {
+    super(`${call}${detail ? ` ${detail}` : ""}: ${errnoName(errno)}`);
+    this.name = "SysError";
+    this.errno = errno;
+    this.code = errnoName(errno);
+  }
+}
+
+const SYMBOLS = {
+  __errno_location: { parameters: [], result: "pointer" },
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
+  geteuid: { parameters: [], result: "u32" },
+  gettid: { parameters: [], result: "i32" },
+  sched_getaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+  sched_setaffinity: { parameters: ["i32", "usize", "buffer"], result: "i32" },
+  getpwnam: { parameters: ["buffer"], result: "pointer" },
+  getgrnam: { parameters: ["buffer"], result: "pointer" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+const enc = new TextEncoder();
+function cString(s: string): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(enc.encode(s).length + 1);
+  enc.encodeInto(s, b);
+  return b;
+}
+
+/** mkfifo(3). The mode is filtered by the umask, so callers chmod afterwards. */
+export function mkfifo(path: string, mode: number): void {
+  if (libc().mkfifo(cString(path), mode) !== 0) throw new SysError("mkfifo", errno(), path);
+}
+
+export function geteuid(): number {
+  return libc().geteuid();
+}
+
+/** The kernel thread id of the calling thread (the main thread's equals the pid). */
+export function gettid(): number {
+  return libc().gettid();
+}
+
+// cpu_set_t is 1024 bits in glibc; the kernel wants at least nr_cpu_ids bits,
+// so the buffer grows on EINVAL up to 64 Ki CPUs.
+const MIN_MASK_BYTES = 128;
+const MAX_MASK_BYTES = 8192;
+
+/** sched_getaffinity(2) of one thread (tid; 0 = the calling thread): its CPU numbers, ascending. */
+export function schedGetaffinity(tid: number): number[] {
+  for (let size = MIN_MASK_BYTES; size <= MAX_MASK_BYTES; size *= 2) {
+    const buf = new Uint8Array(size);
+    if (libc().sched_getaffinity(tid, BigInt(size), buf) === 0) return maskToCpus(buf);
+    const e = errno();
+    if (e !== 22 || size === MAX_MASK_BYTES) {
+      throw new SysError("sched_getaffinity", e, `tid ${tid}`);
+    }
+  }
+  throw new SysError("sched_getaffinity", 22, `tid ${tid}`);
+}
+
+/**
+ * sched_setaffinity(2) of one thread. The kernel silently drops offline CPUs
+ * from a mask that has at least one usable CPU, so callers read back.
+ */
+export function schedSetaffinity(tid: number, cpus: Iterable<number>): void {
+  const list = [...cpus];
+  const max = list.length === 0 ? 0 : Math.max(...list);
+  if (list.some((c) => !Number.isInteger(c) || c < 0) || max >= MAX_MASK_BYTES * 8) {
+    throw new SysError(
+      "sched_setaffinity",
+      22,
+      `tid ${tid}: CPU numbers must be 0..${MAX_MASK_BYTES * 8 - 1}`,
+    );
+  }
+  const size = Math.max(MIN_MASK_BYTES, Math.ceil((max + 1) / 64) * 8);
+  const buf = new Uint8Array(size);
+  // An array of unsigned long, little-endian on the platforms Deno ships for.
+  for (const c of list) buf[c >> 3] |= 1 << (c & 7);
+  if (libc().sched_setaffinity(tid, BigInt(size), buf) !== 0) {
+    throw new SysError("sched_setaffinity", errno(), `tid ${tid}`);
+  }
+}
+
+function maskToCpus(buf: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i];
+    if (b === 0) continue;
+    for (let bit = 0; bit < 8; bit++) if (b & (1 << bit)) out.push(i * 8 + bit);
+  }
+  return out;
+}
+
+// struct passwd and struct group on LP64 Linux: two char* then the ids.
+const ID_OFFSET = 16;
+
+/** uid and primary gid of a user name, or undefined when there is no such user. */
+export function lookupUser(name: string): { uid: number; gid: number } | undefined {
+  const p = libc().getpwnam(cString(name));
+  if (p === null) return undefined;
+  const v = new Deno.UnsafePointerView(p);
+  return { uid: v.getUint32(ID_OFFSET), gid: v.getUint32(ID_OFFSET + 4) };
+}
+
+/** gid of a group name, or undefined when there is no such group. */
+export function lookupGroup(name: string): number | undefined {
+  const p = libc().getgrnam(cString(name));
+  if (p === null) return undefined;
+  return new Deno.UnsafePointerView(p).getUint32(ID_OFFSET);
+}
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_NOSIGNAL = 0x4000;
+
+/**
+ * Sends one datagram from an unbound AF_UNIX socket (what sd_notify does).
+ * A leading `@` names the abstract namespace.
+ */
+export function sendUnixDatagram(path: string, message: string): void {
+  const name = enc.encode(path);
+  if (name.length === 0 || name.length > 107) throw new SysError("sendto", 36, path);
+  const addr = new Uint8Array(2 + name.length + (path.startsWith("@") ? 0 : 1));
+  addr[0] = AF_UNIX & 0xff;
+  addr[1] = AF_UNIX >> 8;
+  addr.set(name, 2);
+  if (path.startsWith("@")) addr[2] = 0;
+  const c = libc();
+  const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket", errno());
+  try {
+    const msg = enc.encode(message);
+    if (c.sendto(fd, msg, BigInt(msg.length), MSG_NOSIGNAL, addr, addr.length) < 0) {
+      throw new SysError("sendto", errno(), path);
+    }
+  } finally {
+    c.close(fd);
+  }
+}
