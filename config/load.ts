@@ -1,7 +1,13 @@
 // Reading the JSONC config file: syntax errors, unknown keys and wrong types
 // are reported with file, line and column, all at once, and nothing starts.
 
-import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
+import {
+  type Node,
+  type ParseError,
+  parseTree,
+  printParseErrorCode,
+  stripComments,
+} from "jsonc-parser";
 import { type Config, configSpec, isLoopbackHost, parseHostPort } from "./schema.ts";
 import { type ConfigProblem, defaults, type Infer, type Spec, validate } from "./spec.ts";
 import { HostFsError, hostRoot } from "../sys/hostfs.ts";
@@ -42,6 +48,8 @@ export function parseJsonc<S extends Spec>(
   file: string,
   extra?: Check<S>,
 ): Infer<S> {
+  // A file of only comments and blank lines means "all defaults".
+  if (stripComments(text).trim() === "") return defaults(spec);
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   const where = (offset: number) => {
@@ -49,9 +57,11 @@ export function parseJsonc<S extends Spec>(
     return `${file}:${line}:${col}`;
   };
   if (errors.length > 0) {
-    throw new ConfigError(
-      errors.map((e) => `${where(e.offset)}: syntax error: ${printParseErrorCode(e.error)}`),
+    // Several unclosed levels report the same place once each: say it once.
+    const lines = errors.map((e) =>
+      `${where(e.offset)}: syntax error: ${printParseErrorCode(e.error)}`
     );
+    throw new ConfigError([...new Set(lines)]);
   }
   if (tree === undefined) return defaults(spec);
   const { value, problems } = validate(spec, tree);

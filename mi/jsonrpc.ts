@@ -139,7 +139,8 @@ export function decodeRequest(text: string, limits: DecodeLimits): Decoded {
     return { batch: false, entries: [validate(value, text)] };
   }
   if (value.length === 0) {
-    return { batch: true, entries: [decodeError(INVALID_REQUEST, "empty batch")] };
+    // JSON-RPC 2.0: an empty batch is answered with one error, not an array.
+    return { batch: false, entries: [decodeError(INVALID_REQUEST, undefined)] };
   }
   if (value.length > limits.maxBatch) {
     const data =
