@@ -4,6 +4,7 @@
 import { loadConfig } from "../config/load.ts";
 import { buildMi } from "../app.ts";
 import { runCall } from "../mi/script.ts";
+import { Daemon, listenersFrom, StartError } from "../service/daemon.ts";
 import { EXIT_FAIL, EXIT_OK, parseOptions } from "./common.ts";
 
 export const usage = `Usage: sipmi serve [--config PATH]
@@ -29,25 +30,39 @@ export async function run(args: string[]): Promise<number> {
   const mi = buildMi(config, { argv: [Deno.execPath(), ...Deno.args] });
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${source ?? "embedded defaults"})`);
-  const ep = mi.core.endpoint({ transport: "startup", log });
-  for (const call of config.startup) {
-    const reply = await runCall(ep, call);
-    if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
-      log.error(`startup call ${call.method} failed: ${reply}`);
-      return EXIT_FAIL;
-    }
-    log.info(`startup call ${call.method}: ${reply}`);
-  }
-  log.notice("sipmi ready");
+  // Listen for signals first: a SIGTERM during startup still stops cleanly.
   const stop = Promise.withResolvers<string>();
   const onInt = () => stop.resolve("SIGINT");
   const onTerm = () => stop.resolve("SIGTERM");
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
-  const signal = await stop.promise;
-  Deno.removeSignalListener("SIGINT", onInt);
-  Deno.removeSignalListener("SIGTERM", onTerm);
-  log.notice(`${signal}: stopping`);
-  await mi.core.drain(config.service.shutdown_timeout_ms);
-  return EXIT_OK;
+  try {
+    const daemon = new Daemon(mi, listenersFrom(mi, config));
+    try {
+      await daemon.start();
+    } catch (e) {
+      if (!(e instanceof StartError)) throw e;
+      for (const c of e.causes) log.error(`cannot start listener ${c}`);
+      return EXIT_FAIL;
+    }
+    const ep = mi.core.endpoint({ transport: "startup", log });
+    for (const call of config.startup) {
+      const reply = await runCall(ep, call);
+      if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
+        log.error(`startup call ${call.method} failed: ${reply}`);
+        await daemon.stop(config.service.shutdown_timeout_ms);
+        return EXIT_FAIL;
+      }
+      log.info(`startup call ${call.method}: ${reply}`);
+    }
+    log.notice(`sipmi ready (${daemon.running.join(", ") || "no listeners"})`);
+    const signal = await stop.promise;
+    log.notice(`${signal}: stopping`);
+    await daemon.stop(config.service.shutdown_timeout_ms);
+    log.notice("sipmi stopped");
+    return EXIT_OK;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
+  }
 }

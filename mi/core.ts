@@ -61,6 +61,8 @@ export interface EndpointOptions extends RequestContext {
   limits?: Partial<MiLimits>;
   /** Where command failures are logged (the listener task's logger). */
   log?: Logger;
+  /** The config key named in the oversize error (default `mi.max_request_bytes`). */
+  limitName?: string;
 }
 
 interface CoreCounters {
@@ -225,12 +227,13 @@ export class Endpoint {
   readonly errors: Counter;
   readonly replies: Counter;
   readonly log: Logger;
+  readonly limitName: string;
   readonly #allow: ((name: string) => boolean) | undefined;
   readonly #deny: ((name: string) => boolean) | undefined;
 
   constructor(core: MiCore, opts: EndpointOptions) {
     this.core = core;
-    const { policy, limits, log, ...ctx } = opts;
+    const { policy, limits, log, limitName, ...ctx } = opts;
     this.ctx = ctx;
     this.policy = policy ?? {};
     this.maxRequestBytes = limits?.maxRequestBytes ?? core.limits.maxRequestBytes;
@@ -239,6 +242,7 @@ export class Endpoint {
     this.errors = core.stats.counter("mi", `${t}_errors`);
     this.replies = core.stats.counter("mi", `${t}_replies`);
     this.log = log ?? core.log;
+    this.limitName = limitName ?? "mi.max_request_bytes";
     this.#allow = this.policy.allow?.length ? matcher(this.policy.allow) : undefined;
     this.#deny = this.policy.deny?.length ? matcher(this.policy.deny) : undefined;
   }
@@ -269,7 +273,7 @@ export class Endpoint {
     this.#countRequest();
     this.#countError();
     const data =
-      `request of ${size} bytes exceeds the limit of ${this.maxRequestBytes} bytes (mi.max_request_bytes)`;
+      `request of ${size} bytes exceeds the limit of ${this.maxRequestBytes} bytes (${this.limitName})`;
     return this.#countReply(errorReply(INVALID_REQUEST, "Invalid Request", data, "null"));
   }
 

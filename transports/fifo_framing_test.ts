@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { FifoFramer, type FramerOptions } from "./fifo_framing.ts";
+
+const enc = new TextEncoder();
+const MARKER = enc.encode("\0" + "ab12".repeat(8) + "\n");
+
+type Ev = string;
+
+function framer(opts: Partial<FramerOptions> = {}) {
+  const events: Ev[] = [];
+  const f = new FifoFramer({
+    request: (name, text) => events.push(`req ${name} ${text}`),
+    parseError: (name, detail) => events.push(`parse ${name} (${detail})`),
+    oversize: (name, size) => events.push(`oversize ${name} ${size}`),
+    garbage: () => events.push("garbage"),
+    stop: () => events.push("stop"),
+  }, { maxRequestBytes: 1024, marker: MARKER, ...opts });
+  return {
+    f,
+    events,
+    push: (s: string | Uint8Array) => f.push(typeof s === "string" ? enc.encode(s) : s),
+  };
+}
+
+const PY =
+  ':opensips_fifo_reply_42_1718_5:{"jsonrpc": "2.0", "id": "7", "method": "ps", "params": {}}';
+
+Deno.test("framing: the python opensips request, no newline, is complete at once", () => {
+  const { push, events } = framer();
+  push(PY);
+  assert.deepEqual(events, [
+    'req opensips_fifo_reply_42_1718_5 {"jsonrpc": "2.0", "id": "7", "method": "ps", "params": {}}',
+  ]);
+});
+
+Deno.test("framing: several requests in one read, with and without newlines; '::' has no name", () => {
+  const { push, events } = framer();
+  push(':a:{"x":1}:b:[1,2]\n  ::{"y":"}{:\\"x"}\n:c:\n{\n  "z": {"q": [1]}\n}\n');
+  assert.deepEqual(events, [
+    'req a {"x":1}',
+    "req b [1,2]",
+    'req  {"y":"}{:\\"x"}',
+    'req c {\n  "z": {"q": [1]}\n}',
+  ]);
+});
+
+Deno.test("framing: the same stream split at every byte gives the same requests", () => {
+  const stream = ':a:{"x":"a:b\\"}"}\n:b:[{"k":[]}]:c:123\n::"str"\n';
+  const whole = framer();
+  whole.push(stream);
+  const bytes = enc.encode(stream);
+  const scalar = stream.indexOf("123");
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const t = framer({ staleMs: 1e9 });
+    t.push(bytes.slice(0, cut));
+    t.push(bytes.slice(cut));
+    if (cut > scalar && cut < scalar + 3) {
+      // A top-level number cut by a read boundary ends there: it cannot be
+      // known to go on. (Real requests are objects; this one is -32600 anyway.)
+      const head = stream.slice(scalar, cut);
+      assert.deepEqual(t.events.slice(2, 4), [`req c ${head}`, "garbage"], `cut ${cut}`);
+    } else assert.deepEqual(t.events, whole.events, `cut ${cut}`);
+  }
+  assert.deepEqual(whole.events, [
+    'req a {"x":"a:b\\"}"}',
+    'req b [{"k":[]}]',
+    "req c 123",
+    'req  "str"',
+  ]);
+});
+
+Deno.test("framing: garbage is reported once and the stream resyncs at a line starting with ':'", () => {
+  const { push, events } = framer();
+  push("hello world :x:{} more\n:ok:{}");
+  assert.deepEqual(events, ["garbage", "req ok {}"]);
+});
+
+Deno.test("framing: a read that starts with ':' ends a garbage run (another client's write)", () => {
+  const { push, events } = framer();
+  push("junk without newline");
+  push(PY);
+  assert.equal(events.length, 2);
+  assert.equal(events[0], "garbage");
+  assert.match(events[1], /^req opensips_fifo_reply/);
+});
+
+Deno.test("framing: not a JSON value, text after the value, a line break in a string", () => {
+  const { push, events } = framer();
+  push(":r:garbage\n:s:{}");
+  push(':t:{"a":1}{"b":2}\n:u:{"a":1} junk\n:v:{"a":"x\n:w:{}');
+  assert.deepEqual(events, [
+    "parse r (the text after ':name:' is not a JSON value)",
+    "req s {}",
+    "parse t (text after the JSON value)",
+    "parse u (text after the JSON value)",
+    "parse v (a line break inside a JSON string)",
+    "req w {}",
+  ]);
+});
+
+Deno.test("framing: an unfinished value gives way to a line starting with ':'", () => {
+  const { push, events } = framer();
+  push(':r:{"a": [1,\n:s:{"ok":true}');
+  assert.deepEqual(events, ["parse r (the JSON value is incomplete)", 'req s {"ok":true}']);
+});
+
+Deno.test("framing: a stale partial request gives way to a read starting with ':'", () => {
+  let now = 0;
+  const { push, events } = framer({ staleMs: 1000, now: () => now });
+  push(':r:{"a":');
+  now = 500;
+  push("1}"); // fresh: the same request goes on
+  assert.deepEqual(events, ['req r {"a":1}']);
+  push(':s:{"b":');
+  now = 2000;
+  push(":t:{}"); // stale: s died half way, t is a new client's write
+  assert.deepEqual(events.slice(1), ["parse s (the JSON value is incomplete)", "req t {}"]);
+});
+
+Deno.test("framing: oversize values are measured to their end and the stream goes on", () => {
+  const { push, events } = framer({ maxRequestBytes: 64 });
+  const big = `{"jsonrpc":"2.0","method":"x","params":["${"y".repeat(100)}"],"id":1}`;
+  push(`:r:${big}\n:s:{}`);
+  assert.deepEqual(events, [`oversize r ${big.length}`, "req s {}"]);
+  // Across reads: discarded, not kept.
+  const t = framer({ maxRequestBytes: 64 });
+  const bytes = enc.encode(`:r:${big}:s:{}`);
+  for (let i = 0; i < bytes.length; i += 10) t.push(bytes.slice(i, i + 10));
+  assert.deepEqual(t.events, [`oversize r ${big.length}`, "req s {}"]);
+});
+
+Deno.test("framing: an oversize value never closed gives way to a read starting with ':'", () => {
+  const { push, events } = framer({ maxRequestBytes: 64 });
+  push(":r:[" + "[".repeat(200));
+  push(":s:{}");
+  assert.equal(events.length, 2);
+  assert.match(events[0], /^oversize r \d+$/);
+  assert.equal(events[1], "req s {}");
+});
+
+Deno.test("framing: the stop marker delivers what came before, also split across reads", () => {
+  const { push, events, f } = framer();
+  push(PY);
+  push(MARKER.slice(0, 5));
+  push(MARKER.slice(5));
+  push(":late:{}");
+  assert.equal(events.length, 2);
+  assert.equal(events[1], "stop");
+  assert.ok(f.stopped);
+  // Directly after a value in the same read.
+  const t = framer();
+  const s = enc.encode(':a:{"x":1}');
+  const both = new Uint8Array(s.length + MARKER.length);
+  both.set(s);
+  both.set(MARKER, s.length);
+  t.push(both);
+  assert.deepEqual(t.events, ['req a {"x":1}', "stop"]);
+});
+
+Deno.test("framing: a NUL that is not the marker is garbage; names are bounded", () => {
+  const { push, events } = framer();
+  push("\0xyz\n:a:{}");
+  push(":" + "n".repeat(300) + ":{}\n:b:{}");
+  assert.deepEqual(events, ["garbage", "req a {}", "garbage", "req b {}"]);
+});
