@@ -1,20 +1,49 @@
 // Every read and write of /proc, /sys and /etc goes through a HostFs rooted
 // at `tuning.root` ("/" on a host, a fixture tree in tests), so the same code
 // runs on the real host and on captured trees. Errors name the host path.
+//
+// Symlinks (/sys/class/net/IF -> ../../devices/...) are resolved inside the
+// root: on a fixture tree an absolute or escaping link must never reach the
+// real /sys. On "/" the kernel resolves them, which is the same thing.
 
 export class HostFsError extends Error {
   /** The host path (as the kernel would name it, without the root). */
   readonly path: string;
-  /** The Deno error name: NotFound, PermissionDenied, ... */
+  /** The Deno error name: NotFound, PermissionDenied, NotCapable, ... */
   readonly kind: string;
   constructor(path: string, op: string, cause: unknown) {
     const kind = cause instanceof Error ? cause.name : "Error";
-    super(`${op} ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    let text = cause instanceof Error ? cause.message : String(cause);
+    // Deno 2.9 wants --allow-all for any /proc or /sys access (DENO-NOTES §4).
+    if (kind === "NotCapable") text += " (sipmi needs --allow-all to read /proc and /sys)";
+    super(`cannot ${op} ${path}: ${text}`);
     this.name = "HostFsError";
     this.path = path;
     this.kind = kind;
   }
+
+  get notFound(): boolean {
+    return this.kind === "NotFound";
+  }
 }
+
+export interface HostDirEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+}
+
+export interface HostStat {
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+  /** Permission bits (0o777 part); null when the platform gives none. */
+  mode: number | null;
+}
+
+/** Symlink hops allowed while resolving one path (the kernel's MAXSYMLINKS). */
+const MAX_HOPS = 40;
 
 export class HostFs {
   /** Absolute root directory, without a trailing slash ("" for "/"). */
@@ -25,29 +54,211 @@ export class HostFs {
     this.root = root.replace(/\/+$/, "");
   }
 
-  /** The real path of a host path under the root. */
+  /** Whether this is the host itself rather than a captured tree. */
+  get isHost(): boolean {
+    return this.root === "";
+  }
+
+  /** The real path of a host path under the root (symlinks not resolved). */
   real(path: string): string {
     if (!path.startsWith("/")) throw new Error(`HostFs paths are absolute, not '${path}'`);
     return this.root + path;
   }
 
+  /**
+   * The host path with every symlink resolved inside the root, like
+   * `readlink -f` would on the host. A missing component ends resolution: the
+   * rest is kept as written (lexically normalized), so the caller's read
+   * fails with NotFound naming a sensible path.
+   */
+  async resolve(path: string): Promise<string> {
+    this.real(path);
+    if (this.isHost) {
+      try {
+        return await Deno.realPath(path);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return normalize(path);
+        throw new HostFsError(path, "resolve", e);
+      }
+    }
+    const todo = path.split("/").filter((p) => p !== "");
+    const done: string[] = [];
+    let hops = 0;
+    while (todo.length > 0) {
+      const part = todo.shift()!;
+      if (part === ".") continue;
+      if (part === "..") {
+        done.pop();
+        continue;
+      }
+      const here = "/" + [...done, part].join("/");
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.lstat(this.root + here);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) return normalize([here, ...todo].join("/"));
+        throw new HostFsError(here, "resolve", e);
+      }
+      if (!info.isSymlink) {
+        done.push(part);
+        continue;
+      }
+      if (++hops > MAX_HOPS) {
+        throw new HostFsError(path, "resolve", new Error("too many levels of symbolic links"));
+      }
+      const target = await Deno.readLink(this.root + here);
+      // An absolute target restarts at the fake root, never at the real one.
+      if (target.startsWith("/")) done.length = 0;
+      todo.unshift(...target.split("/").filter((p) => p !== ""));
+    }
+    return "/" + done.join("/");
+  }
+
+  /** The real path to hand to Deno for a host path. */
+  async #open(path: string): Promise<string> {
+    return this.isHost ? this.real(path) : this.root + await this.resolve(path);
+  }
+
   async readText(path: string): Promise<string> {
     try {
-      return await Deno.readTextFile(this.real(path));
+      return await Deno.readTextFile(await this.#open(path));
     } catch (e) {
+      if (e instanceof HostFsError) throw e;
       throw new HostFsError(path, "read", e);
     }
   }
 
-  /** The file's text, or undefined when it does not exist. */
+  /**
+   * The file's text, or undefined when it does not exist. Some sysfs files
+   * exist but fail to read with ENOENT (a single-queue NIC's xps_cpus); they
+   * count as absent too.
+   */
   async readTextIfExists(path: string): Promise<string | undefined> {
     try {
-      return await Deno.readTextFile(this.real(path));
+      return await Deno.readTextFile(await this.#open(path));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return undefined;
+      if (e instanceof HostFsError) throw e;
       throw new HostFsError(path, "read", e);
     }
   }
+
+  /** Entries of a directory, sorted by name (numbers numerically). */
+  async readDir(path: string): Promise<HostDirEntry[]> {
+    const out: HostDirEntry[] = [];
+    try {
+      for await (const e of Deno.readDir(await this.#open(path))) {
+        out.push({
+          name: e.name,
+          isFile: e.isFile,
+          isDirectory: e.isDirectory,
+          isSymlink: e.isSymlink,
+        });
+      }
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "list", e);
+    }
+    return out.sort((a, b) => compareNames(a.name, b.name));
+  }
+
+  /** Entries of a directory, or undefined when it does not exist. */
+  async readDirIfExists(path: string): Promise<HostDirEntry[] | undefined> {
+    try {
+      return await this.readDir(path);
+    } catch (e) {
+      if (e instanceof HostFsError && e.notFound) return undefined;
+      throw e;
+    }
+  }
+
+  /** The target of a symlink as stored (`../../../bus/pci/drivers/virtio-pci`). */
+  async readLink(path: string): Promise<string> {
+    try {
+      const dir = await this.resolve(dirname(path));
+      return await Deno.readLink(
+        this.real(dir === "/" ? `/${basename(path)}` : `${dir}/${basename(path)}`),
+      );
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "read link", e);
+    }
+  }
+
+  /** The symlink target, or undefined when there is no such link. */
+  async readLinkIfExists(path: string): Promise<string | undefined> {
+    try {
+      return await this.readLink(path);
+    } catch (e) {
+      if (e instanceof HostFsError && e.notFound) return undefined;
+      throw e;
+    }
+  }
+
+  /** Follows symlinks (inside the root). */
+  async stat(path: string): Promise<HostStat> {
+    try {
+      return toStat(await Deno.stat(await this.#open(path)));
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "stat", e);
+    }
+  }
+
+  async statIfExists(path: string): Promise<HostStat | undefined> {
+    try {
+      return await this.stat(path);
+    } catch (e) {
+      if (e instanceof HostFsError && e.notFound) return undefined;
+      throw e;
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return (await this.statIfExists(path)) !== undefined;
+  }
+}
+
+function toStat(i: Deno.FileInfo): HostStat {
+  return {
+    isFile: i.isFile,
+    isDirectory: i.isDirectory,
+    isSymlink: i.isSymlink,
+    mode: i.mode === null ? null : i.mode & 0o7777,
+  };
+}
+
+/** Lexical normalization of an absolute path (`.`, `..`, double slashes). */
+export function normalize(path: string): string {
+  const out: string[] = [];
+  for (const p of path.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p === "..") out.pop();
+    else out.push(p);
+  }
+  return "/" + out.join("/");
+}
+
+export function dirname(path: string): string {
+  const n = normalize(path);
+  const i = n.lastIndexOf("/");
+  return i <= 0 ? "/" : n.slice(0, i);
+}
+
+export function basename(path: string): string {
+  const n = normalize(path);
+  return n.slice(n.lastIndexOf("/") + 1);
+}
+
+/** Name order with digit runs compared as numbers: `rx-2` before `rx-10`, IRQ 9 before 10. */
+export function compareNames(a: string, b: string): number {
+  const ra = a.split(/(\d+)/), rb = b.split(/(\d+)/);
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    if (ra[i] === rb[i]) continue;
+    if (i % 2 === 1) return Number(ra[i]) - Number(rb[i]) || (ra[i] < rb[i] ? -1 : 1);
+    return ra[i] < rb[i] ? -1 : 1;
+  }
+  return ra.length - rb.length;
 }
 
 /** The host itself. */
