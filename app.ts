@@ -6,6 +6,8 @@
 import type { Config } from "./config/schema.ts";
 import { createMi, type MiInstance } from "./mi/instance.ts";
 import type { Log } from "./service/log.ts";
+import { tuningEnv } from "./tuning/env.ts";
+import { tuningModule } from "./tuning/module.ts";
 
 export function buildMi(
   config: Config,
@@ -21,7 +23,12 @@ export function buildMi(
       maxBatch: config.mi.max_batch,
       maxConcurrent: config.mi.max_concurrent,
     },
-    modules: () => [],
+    modules: (mi) => [
+      tuningModule(tuningEnv(config.tuning), {
+        stats: mi.stats,
+        warn: (m) => mi.attendant.log.warn(m),
+      }),
+    ],
   });
   if (opts.log === undefined) mi.log.level = config.log_level;
   return mi;

@@ -1,0 +1,100 @@
+// The host counters as MI statistics, computed when read, so
+// `get_statistics softnet:` (and later /metrics) see the same numbers as
+// host_stats: softnet:, softirq:, udp:, udp6:, irq:, nic:.
+//
+// A collector that cannot read its file logs why and yields nothing: one
+// unreadable host file must not break `get_statistics all`.
+
+import type { HostFs } from "../sys/hostfs.ts";
+import type { StatsRegistry } from "../mi/stats.ts";
+import { readInterrupts } from "./irq.ts";
+import { locateNic, readNicCounters } from "./nic.ts";
+import { readSockets, readSoftirqs, readSoftnet, readUdp } from "./stats.ts";
+
+/** Statistic names allow [A-Za-z0-9_.-]; anything else (s390x `I/O`) becomes `_`. */
+export function statName(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
+export interface StatGroupOptions {
+  ports: () => readonly number[];
+  /** The SIP NIC name, or null when there is none. */
+  nic: () => Promise<string | null>;
+  warn: (message: string) => void;
+}
+
+export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatGroupOptions): void {
+  const guarded = (group: string, collect: () => Promise<[string, number][]>) => {
+    stats.collector(group, async () => {
+      try {
+        return await collect();
+      } catch (e) {
+        opts.warn(`statistics group ${group}: ${e instanceof Error ? e.message : String(e)}`);
+        return [];
+      }
+    });
+  };
+
+  guarded("softnet", async () => {
+    const s = await readSoftnet(fs);
+    if (s === null) return [];
+    const out: [string, number][] = [
+      ["processed", 0],
+      ["dropped", 0],
+      ["time_squeeze", 0],
+    ];
+    for (const r of s.rows) {
+      out[0][1] += r.processed;
+      out[1][1] += r.dropped;
+      out[2][1] += r.time_squeeze;
+    }
+    for (const r of s.rows) {
+      out.push([`cpu${r.cpu}_processed`, r.processed]);
+      out.push([`cpu${r.cpu}_dropped`, r.dropped]);
+      out.push([`cpu${r.cpu}_time_squeeze`, r.time_squeeze]);
+    }
+    return out;
+  });
+
+  guarded("softirq", async () => {
+    const s = await readSoftirqs(fs);
+    if (s === null) return [];
+    const out: [string, number][] = [
+      ["NET_RX", s.NET_RX.reduce((a, b) => a + b, 0)],
+      ["NET_TX", s.NET_TX.reduce((a, b) => a + b, 0)],
+    ];
+    s.cpus.forEach((cpu, i) => out.push([`NET_RX_cpu${cpu}`, s.NET_RX[i]]));
+    s.cpus.forEach((cpu, i) => out.push([`NET_TX_cpu${cpu}`, s.NET_TX[i]]));
+    return out;
+  });
+
+  guarded("udp", async () => {
+    const { udp } = await readUdp(fs);
+    const out: [string, number][] = Object.entries(udp ?? {}).map(([k, v]) => [statName(k), v]);
+    const sockets = await readSockets(fs, opts.ports());
+    for (const port of opts.ports()) {
+      const drops = sockets.filter((s) => s.port === port && s.drops !== null)
+        .reduce((a, s) => a + s.drops!, 0);
+      out.push([`port_${port}_drops`, drops]);
+    }
+    return out;
+  });
+
+  guarded("udp6", async () => {
+    const { udp6 } = await readUdp(fs);
+    return Object.entries(udp6 ?? {}).map(([k, v]) => [statName(k), v]);
+  });
+
+  guarded("irq", async () => {
+    const ints = await readInterrupts(fs);
+    return ints.rows.map((r) => [statName(r.irq), r.total]);
+  });
+
+  guarded("nic", async () => {
+    const name = await opts.nic();
+    if (name === null) return [];
+    const loc = await locateNic(fs, name);
+    const counters = await readNicCounters(fs, loc.netDir);
+    return Object.entries(counters).map(([k, v]) => [statName(`${name}_${k}`), v]);
+  });
+}
