@@ -25,6 +25,8 @@ const ERRNO_NAMES: Record<number, string> = {
   34: "ERANGE",
   36: "ENAMETOOLONG",
   75: "EOVERFLOW",
+  90: "EMSGSIZE",
+  105: "ENOBUFS",
   111: "ECONNREFUSED",
 };
 
@@ -163,13 +165,11 @@ export function lookupGroup(name: string): number | undefined {
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 
-/**
- * Sends one datagram from an unbound AF_UNIX socket (what sd_notify does).
- * A leading `@` names the abstract namespace.
- */
-export function sendUnixDatagram(path: string, message: string): void {
+/** struct sockaddr_un for a path; a leading `@` names the abstract namespace. */
+function unixAddress(path: string): Uint8Array<ArrayBuffer> {
   const name = enc.encode(path);
   if (name.length === 0 || name.length > 107) throw new SysError("sendto", 36, path);
   const addr = new Uint8Array(2 + name.length + (path.startsWith("@") ? 0 : 1));
@@ -177,15 +177,55 @@ export function sendUnixDatagram(path: string, message: string): void {
   addr[1] = AF_UNIX >> 8;
   addr.set(name, 2);
   if (path.startsWith("@")) addr[2] = 0;
-  const c = libc();
-  const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new SysError("socket", errno());
+  return addr;
+}
+
+/**
+ * Sends one datagram from an unbound AF_UNIX socket (what sd_notify does).
+ * A leading `@` names the abstract namespace.
+ */
+export function sendUnixDatagram(path: string, message: string): void {
+  const fd = unixDatagramSocket();
   try {
-    const msg = enc.encode(message);
-    if (c.sendto(fd, msg, BigInt(msg.length), MSG_NOSIGNAL, addr, addr.length) < 0) {
-      throw new SysError("sendto", errno(), path);
-    }
+    unixDatagramSend(fd, path, enc.encode(message), false);
   } finally {
-    c.close(fd);
+    closeFd(fd);
   }
+}
+
+/**
+ * An unbound AF_UNIX datagram socket for sending, like OpenSIPS
+ * mi_datagram's reply socket: sends never block, and unlike Deno's
+ * DatagramConn, one send in progress does not make the next one fail.
+ */
+export function unixDatagramSocket(): number {
+  const fd = libc().socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket", errno());
+  return fd;
+}
+
+/**
+ * sendto(2) of one datagram to a unix socket path. With `nonblocking`, a
+ * receiver whose queue is full gives EAGAIN instead of waiting.
+ */
+export function unixDatagramSend(
+  fd: number,
+  path: string | Uint8Array<ArrayBuffer>,
+  data: Uint8Array<ArrayBuffer>,
+  nonblocking = true,
+): void {
+  const addr = typeof path === "string" ? unixAddress(path) : path;
+  const flags = MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0);
+  if (libc().sendto(fd, data, BigInt(data.length), flags, addr, addr.length) < 0) {
+    throw new SysError("sendto", errno(), typeof path === "string" ? path : "");
+  }
+}
+
+/** The sockaddr_un of a path, to reuse for many sends. */
+export function unixSocketAddress(path: string): Uint8Array<ArrayBuffer> {
+  return unixAddress(path);
+}
+
+export function closeFd(fd: number): void {
+  libc().close(fd);
 }

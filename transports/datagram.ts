@@ -19,7 +19,14 @@ import type { Endpoint } from "../mi/core.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
 import type { Task } from "../mi/tasks.ts";
-import { sendUnixDatagram, SysError } from "../sys/libc.ts";
+import {
+  closeFd,
+  sendUnixDatagram,
+  SysError,
+  unixDatagramSend,
+  unixDatagramSocket,
+  unixSocketAddress,
+} from "../sys/libc.ts";
 import { applyOwner, resolveOwner } from "./file_owner.ts";
 import {
   errText,
@@ -38,6 +45,8 @@ export const DATAGRAM_MAX = 65507;
 const RECV_BUFFER = 256 * 1024;
 /** Replies handed to the kernel but not yet sent; beyond this, replies are dropped. */
 const MAX_PENDING_SENDS = 1024;
+/** sockaddr_un of recent unix clients (a client sends many requests from one path). */
+const ADDRESS_CACHE = 256;
 
 const encoder = new TextEncoder();
 
@@ -75,6 +84,8 @@ export class DatagramListener implements Listener {
   #busy = 0; // async replies and sends not yet finished
   #idle: (() => void)[] = [];
   #socketId: { dev: number; ino: number } | undefined;
+  #tx: number | undefined; // unix: the unbound socket replies go out of
+  readonly #addresses = new Map<string, Uint8Array<ArrayBuffer>>();
   #warn: WarnThrottle | undefined;
   readonly #sendErrors: Counter;
   readonly #tooLarge: Counter;
@@ -130,6 +141,9 @@ export class DatagramListener implements Listener {
     if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
     await within(this.#whenIdle(), deadline - Date.now());
     this.#conn.close();
+    if (this.#tx !== undefined) closeFd(this.#tx);
+    this.#tx = undefined;
+    this.#addresses.clear();
     await within(this.#loop!, 100);
     this.#mi.tasks.remove(this.#task);
     this.#task.log.info(`stopped listening on ${this.name}`);
@@ -164,6 +178,7 @@ export class DatagramListener implements Listener {
       applyOwner(path, owner);
       const st = Deno.lstatSync(path);
       this.#socketId = { dev: st.dev, ino: st.ino ?? 0 };
+      this.#tx = unixDatagramSocket();
     } catch (e) {
       conn.close();
       this.#removeSocket(path);
@@ -256,6 +271,7 @@ export class DatagramListener implements Listener {
         errorReply(INTERNAL_ERROR, "Internal error", data, replyIdText(reply)),
       );
     }
+    if (to.transport === "unixpacket") return this.#sendUnix(to.path, bytes);
     if (this.#sends >= MAX_PENDING_SENDS) {
       this.#sendErrors.inc();
       this.#warn?.warn("backlog", `reply dropped: ${MAX_PENDING_SENDS} replies wait to be sent`);
@@ -268,6 +284,31 @@ export class DatagramListener implements Listener {
       this.#warn?.warn("send", `reply to ${peer(to)} not sent: ${errText(e)}`);
       this.#sent();
     });
+  }
+
+  /**
+   * Unix replies go out of a separate unbound socket, as in OpenSIPS:
+   * Deno's DatagramConn fails a send while another is in progress, and
+   * waits when the client's queue is full; this send never waits.
+   */
+  #sendUnix(path: string, bytes: Uint8Array<ArrayBuffer>): void {
+    if (this.#tx === undefined) return;
+    let addr = this.#addresses.get(path);
+    if (addr === undefined) {
+      if (this.#addresses.size >= ADDRESS_CACHE) this.#addresses.clear();
+      this.#addresses.set(path, addr = unixSocketAddress(path));
+    }
+    try {
+      unixDatagramSend(this.#tx, addr, bytes);
+    } catch (e) {
+      this.#sendErrors.inc();
+      const why = e instanceof SysError && e.code === "EAGAIN"
+        ? "its receive queue is full"
+        : e instanceof SysError && (e.code === "ENOENT" || e.code === "ECONNREFUSED")
+        ? "it went away"
+        : errText(e);
+      this.#warn?.warn("send", `reply to ${path} not sent: ${why}`);
+    }
   }
 
   readonly #sent = (): void => {

@@ -1,0 +1,338 @@
+// The client side of the MI transports, used by `sipmi mi`: one request
+// text out, the reply text back. The framing is OpenSIPS's, so these work
+// against a real OpenSIPS too. Every call is bounded by a timeout (and an
+// optional abort signal) and removes whatever it created — its reply FIFO,
+// its socket and temp dir — also on error, timeout and abort.
+//
+// Failures to reach or hear the server throw TransportError; what the
+// server answers (a result or a JSON-RPC error) is returned as is.
+
+import { closeSync, constants, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import { geteuid, mkfifo } from "../sys/libc.ts";
+import { errText } from "./listener.ts";
+
+export class TransportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TransportError";
+  }
+}
+
+export interface CallOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const PIPE_BUF = 4096;
+/** The largest UDP payload over IPv4; OpenSIPS and sipmi take no more. */
+const DATAGRAM_MAX = 65507;
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function code(e: unknown): string {
+  return (e as { code?: string }).code ?? (e instanceof Error ? e.name : "error");
+}
+
+/**
+ * Runs `body` with a deadline: `cancel` is called once when the timeout
+ * passes or the signal aborts, and must make `body` settle (close what it
+ * waits on). Rejects with TransportError naming which of the two happened.
+ */
+async function bounded<T>(
+  opts: CallOptions,
+  cancel: () => void,
+  body: () => Promise<T>,
+): Promise<T> {
+  let why = "";
+  const stop = (reason: string) => {
+    if (why) return;
+    why = reason;
+    cancel();
+  };
+  const timer = setTimeout(() => stop(`no reply within ${opts.timeoutMs} ms`), opts.timeoutMs);
+  const onAbort = () => stop("interrupted");
+  opts.signal?.addEventListener("abort", onAbort);
+  try {
+    if (opts.signal?.aborted) stop("interrupted");
+    const v = await body();
+    if (why) throw new TransportError(why);
+    return v;
+  } catch (e) {
+    if (why) throw new TransportError(why);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+// ------------------------------------------------------------------ FIFO
+
+export interface FifoCallOptions extends CallOptions {
+  /** The server's reply_dir: the request carries only a name inside it. */
+  replyDir: string;
+}
+
+/**
+ * One request over an OpenSIPS-style FIFO. Our reply FIFO must sit in the
+ * server's reply_dir (the protocol carries a bare name), so it gets an
+ * unguessable name there, mode 0600 when the server runs as us or we are
+ * root (0622 otherwise, so the server can write it), and is removed at the
+ * end whatever happens.
+ */
+export async function fifoCall(
+  server: string,
+  request: string,
+  opts: FifoCallOptions,
+): Promise<string> {
+  let serverUid: number;
+  try {
+    const st = lstatSync(server);
+    if (!st.isFIFO()) throw new TransportError(`${server} is not a FIFO`);
+    serverUid = st.uid;
+  } catch (e) {
+    if (e instanceof TransportError) throw e;
+    if (code(e) === "ENOENT") {
+      throw new TransportError(`${server} does not exist (is the MI daemon running?)`);
+    }
+    throw new TransportError(`cannot use ${server}: ${errText(e)}`);
+  }
+  const name = `sipmi_mi_reply_${Deno.pid}_${randomHex(8)}`;
+  const path = `${opts.replyDir.replace(/\/+$/, "")}/${name}`;
+  try {
+    mkfifo(path, 0o600);
+    const euid = geteuid();
+    Deno.chmodSync(path, euid === 0 || euid === serverUid ? 0o600 : 0o622);
+  } catch (e) {
+    throw new TransportError(`cannot create the reply FIFO ${path}: ${errText(e)}`);
+  }
+  let fd: number | undefined;
+  try {
+    // Our read end is open before the request is written, so the server's
+    // first open succeeds. It is non-blocking and polled: a blocking open
+    // could miss a server that answered before the open reached the kernel,
+    // and could not be cancelled. Before the server opens the FIFO a read
+    // gives 0 (no writer yet); once it has written, 0 means the reply ended.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const rfd = fd;
+    let cancelled = false;
+    return await bounded(opts, () => cancelled = true, async () => {
+      sendToFifo(server, encoder.encode(`:${name}:${request}\n`));
+      const chunks: Uint8Array[] = [];
+      const buf = new Uint8Array(64 * 1024);
+      let delay = 0;
+      while (!cancelled) {
+        let n: number;
+        try {
+          n = readSync(rfd, buf);
+        } catch (e) {
+          if (code(e) !== "EAGAIN") throw e;
+          n = -1; // the server has it open and has not written yet
+        }
+        if (n > 0) {
+          chunks.push(buf.slice(0, n));
+          delay = 0;
+          continue;
+        }
+        if (n === 0 && chunks.length > 0) return decoder.decode(concat(chunks));
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay === 0 ? 1 : delay * 2, 20);
+      }
+      throw new TransportError("cancelled");
+    });
+  } catch (e) {
+    if (e instanceof TransportError) throw e;
+    throw new TransportError(errText(e));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      Deno.removeSync(path);
+    } catch {
+      // Removed already.
+    }
+  }
+}
+
+/** Writes one request into the server FIFO without blocking on a dead server. */
+function sendToFifo(server: string, bytes: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = openSync(server, constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    if (code(e) === "ENXIO") {
+      throw new TransportError(`no process reads ${server} (is the MI daemon running?)`);
+    }
+    throw new TransportError(`cannot open ${server}: ${errText(e)}`);
+  }
+  try {
+    // Pieces of PIPE_BUF are atomic: a request that fits is never mixed
+    // with another client's. A full pipe is waited out (bounded).
+    let off = 0, spins = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(fd, bytes, off, Math.min(PIPE_BUF, bytes.length - off));
+        spins = 0;
+      } catch (e) {
+        if (code(e) !== "EAGAIN" || ++spins > 2000) {
+          throw new TransportError(`cannot write to ${server}: ${errText(e)}`);
+        }
+        sleepSync(1);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ datagram
+
+function checkDatagramSize(bytes: Uint8Array): void {
+  if (bytes.length > DATAGRAM_MAX) {
+    throw new TransportError(
+      `request of ${bytes.length} bytes does not fit in a datagram (${DATAGRAM_MAX} bytes); use --fifo or --http`,
+    );
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** One request over UDP; the reply is the first datagram from the server's port. */
+export async function udpCall(
+  host: string,
+  port: number,
+  request: string,
+  opts: CallOptions,
+): Promise<string> {
+  const bytes = encoder.encode(request);
+  checkDatagramSize(bytes);
+  const v6 = host.includes(":");
+  const target = host === "localhost" ? "127.0.0.1" : host;
+  const bindHost = isLoopback(host) ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0");
+  let conn: Deno.DatagramConn;
+  try {
+    conn = Deno.listenDatagram({ transport: "udp", hostname: bindHost, port: 0 });
+  } catch (e) {
+    throw new TransportError(`cannot open a UDP socket: ${errText(e)}`);
+  }
+  try {
+    return await bounded(opts, () => conn.close(), async () => {
+      try {
+        await conn.send(bytes, { transport: "udp", hostname: target, port });
+      } catch (e) {
+        throw new TransportError(`cannot send: ${errText(e)}`);
+      }
+      const buf = new Uint8Array(DATAGRAM_MAX + 1);
+      while (true) {
+        const [data, from] = await conn.receive(buf);
+        if (from.transport === "udp" && from.port === port) return decoder.decode(data);
+      }
+    });
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the timeout.
+    }
+  }
+}
+
+/**
+ * One request over a unix datagram socket. The server replies to the
+ * sender's address, so we bind our own socket in a private temp dir.
+ */
+export async function unixCall(path: string, request: string, opts: CallOptions): Promise<string> {
+  const bytes = encoder.encode(request);
+  checkDatagramSize(bytes);
+  const dir = await Deno.makeTempDir({ prefix: "sipmi_mi_" });
+  let conn: Deno.DatagramConn | undefined;
+  try {
+    try {
+      conn = Deno.listenDatagram({ transport: "unixpacket", path: `${dir}/reply.sock` });
+    } catch (e) {
+      throw new TransportError(`cannot bind a reply socket in ${dir}: ${errText(e)}`);
+    }
+    const c = conn;
+    return await bounded(opts, () => c.close(), async () => {
+      try {
+        await c.send(bytes, { transport: "unixpacket", path });
+      } catch (e) {
+        throw new TransportError(
+          e instanceof Deno.errors.NotFound
+            ? `${path} does not exist (is the MI daemon running?)`
+            : e instanceof Deno.errors.ConnectionRefused
+            ? `nothing receives on ${path} (is the MI daemon running?)`
+            : `cannot send: ${errText(e)}`,
+        );
+      }
+      const [data] = await c.receive(new Uint8Array(DATAGRAM_MAX + 1));
+      return decoder.decode(data);
+    });
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the timeout.
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+// ------------------------------------------------------------------ HTTP
+
+export interface HttpCallOptions extends CallOptions {
+  token?: string;
+}
+
+/** One request over HTTP POST; any status but 200 is a transport failure. */
+export async function httpCall(
+  url: string,
+  request: string,
+  opts: HttpCallOptions,
+): Promise<string> {
+  const ctl = new AbortController();
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  return await bounded(opts, () => ctl.abort(), async () => {
+    let res: Response;
+    try {
+      res = await fetch(url, { method: "POST", headers, body: request, signal: ctl.signal });
+    } catch (e) {
+      if (ctl.signal.aborted) throw e;
+      // fetch says "fetch failed"; the cause says why (connection refused, ...).
+      const cause = (e as { cause?: unknown }).cause;
+      throw new TransportError(`cannot reach the server: ${errText(cause ?? e)}`);
+    }
+    const text = await res.text();
+    if (res.status === 200) return text;
+    let detail = text.trim().slice(0, 500);
+    try {
+      const j = JSON.parse(text) as { error?: { message?: string; data?: string } };
+      if (j.error) detail = j.error.data ?? j.error.message ?? detail;
+    } catch {
+      // Not JSON: show the text.
+    }
+    throw new TransportError(`HTTP ${res.status} ${res.statusText}${detail ? `: ${detail}` : ""}`);
+  });
+}
