@@ -138,15 +138,19 @@ export function parseInterrupts(text: string, path = "/proc/interrupts"): Interr
     const lineNo = i + 1;
     const s = scanRow(line, cpus.length, path, lineNo);
     const numeric = /^[0-9]+$/.test(s.label);
-    if (s.counts.length === 0) {
-      throw new FormatError(path, lineNo, `${s.label}: no counts (truncated line?)`);
-    }
     if (numeric && s.counts.length < cpus.length) {
+      const next = s.rest.split(/\s/, 1)[0];
       throw new FormatError(
         path,
         lineNo,
-        `IRQ ${s.label}: expected ${cpus.length} per-CPU counts, found ${s.counts.length} (truncated line?)`,
+        `IRQ ${s.label}: expected ${cpus.length} per-CPU counts, found ${s.counts.length}` +
+          (s.counts.length === 0 && next !== ""
+            ? ` ('${cut(next)}' is not a count)`
+            : " (truncated line?)"),
       );
+    }
+    if (s.counts.length === 0) {
+      throw new FormatError(path, lineNo, `${s.label}: no counts (truncated line?)`);
     }
     const first = seen.get(s.label);
     if (first !== undefined) {

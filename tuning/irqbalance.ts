@@ -224,7 +224,9 @@ export async function irqbalanceStatus(
 
   const restart = useProcess && config !== undefined &&
     KEYS.some((k) => (procVars.get(k) ?? "") !== (fileVars.get(k) ?? ""));
-  const mask = vars.get("IRQBALANCE_BANNED_CPUS");
+  // Both set: the deprecated mask wins, now (process) or at the next start (file).
+  const maskWins = (v: ReadonlyMap<string, string>) =>
+    (v.get("IRQBALANCE_BANNED_CPUS") ?? "") !== "" && v.has("IRQBALANCE_BANNED_CPULIST");
   return {
     config_file: config?.path ?? null,
     config_files: found.map((f) => f.path),
@@ -235,8 +237,7 @@ export async function irqbalanceStatus(
     effective_from: useProcess ? "process" : config ? "config_file" : "defaults",
     banned_cpus: banned.cpus?.toList() ?? null,
     banned_cpus_source: banned.source,
-    deprecated_mask_wins: mask !== undefined && mask !== "" &&
-      vars.has("IRQBALANCE_BANNED_CPULIST"),
+    deprecated_mask_wins: maskWins(fileVars) || maskWins(procVars),
     banned_irqs: args.banirq,
     banned_modules: args.banmod,
     policy_script: args.policyscript,
