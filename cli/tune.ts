@@ -1,10 +1,397 @@
-// `sipmi tune ...`: host tuning subcommands (filled in by the tuning module).
+// `sipmi tune ...`: the tuning MI commands from the shell. Each subcommand
+// builds the MI request the daemon would get and runs it through the same
+// core in this process (or, with --via, sends it to a daemon); output is
+// the MI result as JSON (--json) or an aligned table. One implementation:
+// nothing here reads the host.
 
-import { notYet } from "./later.ts";
+import { isAbsolute, resolve } from "node:path";
+import { buildMi } from "../app.ts";
+import { loadConfig } from "../config/load.ts";
+import type { MiParams } from "../mi/jsonrpc.ts";
+import { requestText, runCall } from "../mi/script.ts";
+import { parseHostPort } from "../config/schema.ts";
+import { fifoCall, httpCall, TransportError, udpCall, unixCall } from "../transports/client.ts";
+import { configToken } from "../transports/http.ts";
+import { MAX_INTERVAL } from "../tuning/module.ts";
+import {
+  eprint,
+  EXIT_FAIL,
+  EXIT_OK,
+  EXIT_USAGE,
+  parseOptions,
+  splitAtCommand,
+  UsageError,
+} from "./common.ts";
+import {
+  renderAffinity,
+  renderCpus,
+  renderDoctor,
+  renderIrqbalance,
+  renderIrqList,
+  renderNic,
+  renderShow,
+  renderStats,
+} from "./tune_render.ts";
 
-export const usage = `Usage: sipmi tune SUBCOMMAND [OPTIONS]
+export const usage = `Usage: sipmi tune [OPTIONS] SUBCOMMAND [ARGS...]
 
-Inspect and tune IRQ affinity, NIC queues, irqbalance and process CPU
-affinity. (Not yet available in this version.)`;
+Shows what matters before pinning a NIC's interrupts and the SIP router's
+threads to the same cores. Each subcommand runs one MI command of the
+tuning module (named in brackets), in this process or against a daemon.
 
-export const run = notYet("tune", usage);
+Subcommands:
+  cpus                          online/isolated/nohz_full CPUs, NUMA, SMT   [cpu_list]
+  irq list [--nic IF] [--match RE]
+                                IRQs with counts and affinity              [irq_list]
+  nic [IF]                      a NIC's queues, IRQs, RPS/XPS, drops        [nic_describe]
+  irqbalance                    irqbalance config, banned CPUs/IRQs, running [irqbalance_status]
+  affinity PID|--name RE|--unit UNIT [--threads]
+                                CPU affinity of processes and threads      [affinity_get]
+  stats [--interval S [--count N]] [--ports P,P] [--nic IF]
+                                NET_RX, softnet drops, UDP errors, socket drops [host_stats]
+  doctor [--interval S] [--nic IF]
+                                findings with evidence and advice          [tune_doctor]
+  show [--nic IF]               CPUs, SIP NIC, irqbalance, SIP router      [tune_show]
+
+Options (before or after the subcommand):
+  --json                print the MI result as JSON (stats --count N > 1: one line per sample)
+  --root DIR            read /proc, /sys and /etc under DIR (a captured tree)
+  --config PATH         config file (default /etc/sipmi/sipmi.jsonc)
+  --via ADDR            run on a daemon: fifo:PATH, udp:HOST:PORT, unix:PATH or
+                        http://HOST:PORT/mi (the reply FIFO goes in fifo.reply_dir,
+                        the HTTP token comes from http.auth of --config)
+  -h, --help            this help
+
+IF defaults to tuning.sip.nic, else the interface of the default route.
+Exit status: 0 result, 1 error reply, 2 usage or transport failure.
+Examples:
+  sipmi tune show
+  sipmi tune irq list --nic eth0
+  sipmi tune affinity --unit opensips --threads
+  sipmi tune stats --interval 1 --count 10 --ports 5060,5061
+  sipmi tune doctor --via udp:127.0.0.1:8898`;
+
+type OptionSpec = { type: "string" | "boolean"; short?: string };
+
+interface Request {
+  method: string;
+  params?: MiParams;
+}
+
+interface Sub {
+  /** Extra options of this subcommand. */
+  options: Record<string, OptionSpec>;
+  /** Most positional arguments after the subcommand words. */
+  maxArgs: number;
+  request(values: Record<string, string | boolean | undefined>, args: string[]): Request;
+  render(result: unknown): string;
+}
+
+const COMMON: Record<string, OptionSpec> = {
+  json: { type: "boolean" },
+  root: { type: "string" },
+  config: { type: "string" },
+  via: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+function named(pairs: Record<string, unknown>): MiParams | undefined {
+  const p = Object.fromEntries(Object.entries(pairs).filter(([, v]) => v !== undefined));
+  return Object.keys(p).length === 0 ? undefined : p;
+}
+
+function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function seconds(v: string | boolean | undefined, what: string): number | undefined {
+  if (typeof v !== "string") return undefined;
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) > MAX_INTERVAL) {
+    throw new UsageError(`${what} must be seconds between 0 and ${MAX_INTERVAL}, not '${v}'`);
+  }
+  return Number(v);
+}
+
+const SUBS: Record<string, Sub> = {
+  cpus: {
+    options: {},
+    maxArgs: 0,
+    request: () => ({ method: "cpu_list" }),
+    render: (r) => renderCpus(r as Parameters<typeof renderCpus>[0]),
+  },
+  "irq list": {
+    options: { nic: { type: "string" }, match: { type: "string" } },
+    maxArgs: 0,
+    request: (v) => ({
+      method: "irq_list",
+      params: named({ nic: str(v.nic), match: str(v.match) }),
+    }),
+    render: (r) => renderIrqList(r as Parameters<typeof renderIrqList>[0]),
+  },
+  nic: {
+    options: {},
+    maxArgs: 1,
+    request: (_v, args) => ({ method: "nic_describe", params: named({ nic: args[0] }) }),
+    render: (r) => renderNic(r as Parameters<typeof renderNic>[0]),
+  },
+  irqbalance: {
+    options: {},
+    maxArgs: 0,
+    request: () => ({ method: "irqbalance_status" }),
+    render: (r) => renderIrqbalance(r as Parameters<typeof renderIrqbalance>[0]),
+  },
+  affinity: {
+    options: { name: { type: "string" }, unit: { type: "string" }, threads: { type: "boolean" } },
+    maxArgs: 1,
+    request: (v, args) => {
+      const given = [args[0], v.name, v.unit].filter((x) => x !== undefined);
+      if (given.length !== 1) {
+        throw new UsageError("give exactly one of PID, --name RE, --unit UNIT");
+      }
+      let who: Record<string, unknown>;
+      if (args[0] !== undefined) {
+        if (!/^[1-9][0-9]*$/.test(args[0])) {
+          throw new UsageError(`PID must be a number, not '${args[0]}'`);
+        }
+        who = { pid: Number(args[0]) };
+      } else if (v.name !== undefined) who = { name: v.name };
+      else who = { unit: v.unit };
+      return {
+        method: "affinity_get",
+        params: { ...who, ...(v.threads ? { threads: true } : {}) },
+      };
+    },
+    render: (r) => renderAffinity(r as Parameters<typeof renderAffinity>[0]),
+  },
+  stats: {
+    options: {
+      interval: { type: "string" },
+      count: { type: "string" },
+      ports: { type: "string" },
+      nic: { type: "string" },
+    },
+    maxArgs: 0,
+    request: (v) => {
+      let ports: number[] | undefined;
+      if (typeof v.ports === "string") {
+        ports = v.ports.split(",").map((p) => {
+          if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) {
+            throw new UsageError(`--ports must be UDP ports such as 5060,5061, not '${v.ports}'`);
+          }
+          return Number(p);
+        });
+      }
+      return {
+        method: "host_stats",
+        params: named({ interval: seconds(v.interval, "--interval"), ports, nic: str(v.nic) }),
+      };
+    },
+    render: (r) => renderStats(r as Parameters<typeof renderStats>[0]),
+  },
+  doctor: {
+    options: { interval: { type: "string" }, nic: { type: "string" } },
+    maxArgs: 0,
+    request: (v) => ({
+      method: "tune_doctor",
+      params: named({ interval: seconds(v.interval, "--interval"), nic: str(v.nic) }),
+    }),
+    render: (r) => renderDoctor(r as Parameters<typeof renderDoctor>[0]),
+  },
+  show: {
+    options: { nic: { type: "string" } },
+    maxArgs: 0,
+    request: (v) => ({ method: "tune_show", params: named({ nic: str(v.nic) }) }),
+    render: (r) => renderShow(r as Parameters<typeof renderShow>[0]),
+  },
+};
+
+const VALUED = new Set(["--root", "--config", "--via"]);
+
+/** Finds the subcommand words (`irq list` is two) at the start of `rest`. */
+function pickSub(rest: string[]): { name: string; sub: Sub; after: string[] } {
+  const [first, second] = rest;
+  if (first === undefined) throw new UsageError("missing SUBCOMMAND");
+  if (first === "irq") {
+    if (second !== "list") {
+      throw new UsageError(
+        `'tune irq' needs 'list' (setting IRQ affinity comes in a later version)`,
+      );
+    }
+    return { name: "irq list", sub: SUBS["irq list"], after: rest.slice(2) };
+  }
+  const sub = SUBS[first];
+  if (!sub || first === "irq list") throw new UsageError(`unknown subcommand '${first}'`);
+  return { name: first, sub, after: rest.slice(1) };
+}
+
+/** A call runs in this process, or on a daemon with --via. */
+type Caller = (req: Request) => Promise<string>;
+
+async function localCaller(
+  values: { root?: string; config?: string },
+  args: string[],
+): Promise<Caller> {
+  const { config } = await loadConfig(values.config);
+  if (values.root !== undefined) {
+    const root = isAbsolute(values.root) ? values.root : resolve(values.root);
+    try {
+      if (!(await Deno.stat(root)).isDirectory) throw new Error("not a directory");
+    } catch (e) {
+      throw new UsageError(`--root ${values.root}: ${(e as Error).message}`);
+    }
+    config.tuning.root = root;
+  }
+  const mi = buildMi(config, { argv: ["sipmi", "tune", ...args] });
+  const ep = mi.core.endpoint({ transport: "cli", log: mi.attendant.log });
+  return (req) => runCall(ep, req);
+}
+
+/**
+ * A caller that sends the same request to a daemon through the MI client
+ * (transports/client.ts). The timeout leaves room for a sampling interval.
+ */
+async function viaCaller(
+  via: string,
+  configPath: string | undefined,
+  req: Request,
+): Promise<Caller> {
+  const { config } = await loadConfig(configPath);
+  const params = req.params as Record<string, unknown> | undefined;
+  const interval = typeof params?.interval === "number" ? params.interval : 1;
+  const opts = { timeoutMs: 10_000 + interval * 2000 };
+  let send: (request: string) => Promise<string>;
+  if (via.startsWith("fifo:")) {
+    const path = via.slice(5);
+    if (!path.startsWith("/")) {
+      throw new UsageError(`--via fifo: wants an absolute path, not '${path}'`);
+    }
+    send = (r) => fifoCall(path, r, { ...opts, replyDir: config.fifo.reply_dir });
+  } else if (via.startsWith("udp:")) {
+    const hp = parseHostPort(via.slice(4));
+    if (!hp) {
+      throw new UsageError(`--via udp: wants HOST:PORT or [IPv6]:PORT, not '${via.slice(4)}'`);
+    }
+    send = (r) => udpCall(hp.host, hp.port, r, opts);
+  } else if (via.startsWith("unix:/")) {
+    send = (r) => unixCall(via.slice(5), r, opts);
+  } else if (/^https?:/.test(via)) {
+    // Both `http://HOST:PORT/mi` and the `http:URL` spelling.
+    const text = /^https?:\/\//.test(via) ? via : via.replace(/^http:/, "");
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new UsageError(`--via wants a URL such as http://127.0.0.1:8899/mi, not '${via}'`);
+    }
+    if (url.pathname === "/") url.pathname = `/${config.http.mi_root}`;
+    let token = "";
+    try {
+      token = configToken(config.http);
+    } catch {
+      // The config's token file is not readable by us: try without.
+    }
+    send = (r) => httpCall(url.href, r, { ...opts, token });
+  } else {
+    throw new UsageError(
+      `--via must be fifo:PATH, udp:HOST:PORT, unix:PATH or http://URL, not '${via}'`,
+    );
+  }
+  let id = Math.floor(Math.random() * 0x3fffffff);
+  return async (r) => {
+    try {
+      return await send(requestText(r, ++id));
+    } catch (e) {
+      if (e instanceof TransportError) throw new ViaFailed(via, e.message);
+      throw e;
+    }
+  };
+}
+
+/** The daemon could not be reached or did not answer: exit 2, like `sipmi mi`. */
+class ViaFailed extends Error {
+  constructor(via: string, why: string) {
+    super(`--via ${via}: ${why}`);
+  }
+}
+
+interface Reply {
+  result?: unknown;
+  error?: { code: number; message: string; data?: string };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { options, rest } = splitAtCommand(args, VALUED);
+  if (rest.length === 0 && (options.includes("--help") || options.includes("-h"))) {
+    console.log(usage);
+    return EXIT_OK;
+  }
+  const { name, sub, after } = pickSub(rest);
+  const { values, positionals } = parseSubOptions(name, [...options, ...after], sub);
+  if (values.help) {
+    console.log(usage);
+    return EXIT_OK;
+  }
+  if (positionals.length > sub.maxArgs) {
+    throw new UsageError(`unexpected argument '${positionals[sub.maxArgs]}' for 'tune ${name}'`);
+  }
+  const req = sub.request(values, positionals);
+  const count = name === "stats" ? sampleCount(values) : 1;
+  const json = values.json === true;
+
+  let call: Caller;
+  if (typeof values.via === "string") {
+    if (values.root !== undefined) {
+      throw new UsageError("--root applies in-process only; the daemon uses its own tuning.root");
+    }
+    call = await viaCaller(values.via, values.config as string | undefined, req);
+  } else {
+    call = await localCaller(values as { root?: string; config?: string }, args);
+  }
+
+  for (let i = 0; i < count; i++) {
+    let reply: Reply;
+    try {
+      reply = JSON.parse(await call(req)) as Reply;
+    } catch (e) {
+      if (e instanceof ViaFailed) {
+        eprint(`sipmi tune ${name}: ${e.message}`);
+        return EXIT_USAGE;
+      }
+      if (e instanceof SyntaxError) {
+        eprint(`sipmi tune ${name}: the server did not answer JSON`);
+        return EXIT_FAIL;
+      }
+      throw e;
+    }
+    if (reply.error !== undefined) {
+      const e = reply.error;
+      eprint(`sipmi tune ${name}: error ${e.code}: ${e.message}${e.data ? ` (${e.data})` : ""}`);
+      return EXIT_FAIL;
+    }
+    if (json) {
+      console.log(count > 1 ? JSON.stringify(reply.result) : JSON.stringify(reply.result, null, 2));
+    } else console.log((i > 0 ? "\n" : "") + sub.render(reply.result));
+  }
+  return EXIT_OK;
+}
+
+/** Strict option parsing; an option of another subcommand is named as such. */
+function parseSubOptions(name: string, args: string[], sub: Sub) {
+  try {
+    return parseOptions(args, { ...COMMON, ...sub.options }, { positionals: true });
+  } catch (e) {
+    const m = /Unknown option '([^']+)'/.exec((e as Error).message);
+    if (m) throw new UsageError(`option ${m[1]} does not apply to 'tune ${name}'`);
+    throw e;
+  }
+}
+
+function sampleCount(values: Record<string, string | boolean | undefined>): number {
+  if (values.count === undefined) return 1;
+  if (values.interval === undefined) throw new UsageError("--count needs --interval");
+  const c = String(values.count);
+  if (!/^[1-9][0-9]{0,5}$/.test(c)) {
+    throw new UsageError(`--count must be a positive number, not '${c}'`);
+  }
+  return Number(c);
+}
