@@ -246,6 +246,9 @@ export class HttpListener implements Listener {
   readonly #routes: ((app: Hono, mi: MiInstance, task: Task) => void) | undefined;
   #task: Task | undefined;
   #server: Deno.HttpServer | undefined;
+  #stopping = false;
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
 
   /** `routes` adds the later routes (/html, /RPC2, /metrics) to the app. */
   constructor(
@@ -301,7 +304,7 @@ export class HttpListener implements Listener {
             headers: JSON_TYPE,
           });
         },
-      }, serverHandler(app, cfg.mi_root, handler, auth, counters));
+      }, this.#counted(serverHandler(app, cfg.mi_root, handler, auth, counters)));
     } catch (e) {
       this.#mi.tasks.remove(task);
       return Promise.reject(new ListenerError(this.name, `cannot listen: ${errText(e)}`));
@@ -313,10 +316,54 @@ export class HttpListener implements Listener {
     return Promise.resolve();
   }
 
+  /** Counts requests being handled, so a stop can wait for them; refuses new ones while stopping. */
+  #counted(
+    inner: (req: Request) => Response | Promise<Response>,
+  ): (req: Request) => Response | Promise<Response> {
+    return (req) => {
+      if (this.#stopping) {
+        return new Response(
+          errorReply(INTERNAL_ERROR, "Internal error", "sipmi is shutting down", "null"),
+          { status: 503, headers: { ...JSON_TYPE, connection: "close" } },
+        );
+      }
+      this.#inFlight++;
+      let r: Response | Promise<Response>;
+      try {
+        r = inner(req);
+      } catch (e) {
+        this.#done();
+        throw e;
+      }
+      if (r instanceof Promise) return r.finally(this.#done);
+      this.#done();
+      return r;
+    };
+  }
+
+  readonly #done = (): void => {
+    if (--this.#inFlight === 0 && this.#idle.length > 0) {
+      const waiters = this.#idle;
+      this.#idle = [];
+      for (const w of waiters) w();
+    }
+  };
+
+  #whenIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
   async stop(timeoutMs: number): Promise<void> {
     if (!this.#task || !this.#server) return;
-    // Stops accepting; requests being answered finish, idle keep-alive connections close.
-    await within(this.#server.shutdown(), timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    // Deno's shutdown() cuts off request bodies still arriving, so requests
+    // already received are finished first; new ones get 503 meanwhile.
+    this.#stopping = true;
+    await within(this.#whenIdle(), timeoutMs);
+    // Then stop accepting; idle keep-alive connections close.
+    await within(this.#server.shutdown(), deadline - Date.now());
+    this.#stopping = false;
     this.#mi.tasks.remove(this.#task);
     this.#task.log.info(`stopped listening on ${this.name}`);
     this.#task = undefined;

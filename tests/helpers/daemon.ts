@@ -58,6 +58,8 @@ export interface Daemon extends Paths {
   url: string;
   /** Sends a signal and waits for the exit (killed after `ms`). */
   stop(signal?: Deno.Signal, ms?: number): Promise<{ code: number; stderr: string }>;
+  /** Waits for the daemon to exit by itself (killed after `ms`). */
+  exited(ms?: number): Promise<{ code: number; stderr: string }>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -130,6 +132,9 @@ export async function startDaemon(
     url: `http://127.0.0.1:${p.httpPort}/mi`,
     async stop(signal: Deno.Signal = "SIGTERM", ms = 10000) {
       if (!exited) proc.kill(signal);
+      return await d.exited(ms);
+    },
+    async exited(ms = 15000) {
       const t = setTimeout(() => {
         if (!exited) proc.kill("SIGKILL");
       }, ms);

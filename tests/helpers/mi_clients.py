@@ -283,7 +283,68 @@ def many_fifo(job):
     return {"replies": replies}
 
 
+def opensips_answer(text):
+    """What OpenSIPS 3.6 answers: compact JSON, or its plain-text parse error."""
+    try:
+        r = json.loads(text)
+    except ValueError:
+        return "400 Parse_error"
+    if r.get("method") == "version":
+        body = {"jsonrpc": "2.0", "result": {"Server": "OpenSIPS (3.6.8 (x86_64/linux))"}, "id": r.get("id")}
+    else:
+        body = {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": r.get("id")}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def fake_opensips(job):
+    """A stand-in for OpenSIPS's mi_fifo and mi_datagram, framing and timing
+    as in its source: one request per FIFO read, the reply FIFO opened
+    O_WRONLY|O_NONBLOCK with 4 retries 80 ms apart; datagram replies to the
+    sender. Serves until stdin closes."""
+    fifo = job["fifo"]
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    dummy = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    print(json.dumps({"udp_port": udp.getsockname()[1]}), flush=True)
+    served = 0
+    try:
+        while True:
+            ready, _, _ = select.select([rfd, udp, sys.stdin], [], [], 30)
+            if not ready or sys.stdin in ready:
+                break
+            if udp in ready:
+                data, addr = udp.recvfrom(65535)
+                udp.sendto(opensips_answer(data.decode()).encode(), addr)
+                served += 1
+            if rfd in ready:
+                text = os.read(rfd, 4096).decode().strip()
+                if not text.startswith(":"):
+                    continue
+                name, _, body = text[1:].partition(":")
+                path = job["reply_dir"].rstrip("/") + "/" + name
+                for _ in range(5):
+                    try:
+                        w = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                        break
+                    except OSError:
+                        time.sleep(0.08)
+                else:
+                    continue
+                os.write(w, opensips_answer(body).encode())
+                os.close(w)
+                served += 1
+    finally:
+        os.close(rfd)
+        os.close(dummy)
+        os.unlink(fifo)
+        udp.close()
+    return {"served": served}
+
+
 OPS = {
+    "fake_opensips": fake_opensips,
     "fifo": opensips_fifo,
     "fifo_raw": lambda job: (fifo_write(job["fifo"], expand(job["data"], job)), {"ok": True})[1],
     "udp": dgram,
