@@ -53,6 +53,14 @@ Deno.test("transports: uptime and ps over FIFO, UDP (v4, v6), unix and HTTP; sip
   assert.equal(h.status, 200);
   assert.equal(h.headers["content-type"], "application/json");
   assert.equal(JSON.parse(h.body).id, 1);
+  // Any path under the root, as OpenSIPS: /mi/anything.
+  const sub = await py({
+    op: "http",
+    url: `${d.url}/anything?x=1`,
+    body: req("uptime", 2),
+    headers: { "Content-Type": "application/json" },
+  });
+  assert.equal(JSON.parse(sub.body).id, 2);
 
   const targets = [
     ["--fifo", d.fifo, "--reply-dir", d.replyDir],

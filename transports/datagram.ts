@@ -9,19 +9,20 @@
 // - Replies are sent without awaiting them: the loop goes back to receive
 //   at once, and a client that vanished (its socket file gone, ECONNREFUSED)
 //   or stopped reading only costs a failed send, counted and logged.
+// - Unix replies leave through a separate unbound socket (sys/libc.ts), as
+//   in OpenSIPS, with a send that never waits: Deno's DatagramConn refuses
+//   a second unix send while one is in progress and waits on a full queue.
 // - Synchronous commands are answered without any promise of our own; only
-//   the receive and the send are asynchronous (Deno's API).
+//   the receive and the UDP send are asynchronous (Deno's API).
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
-import { INTERNAL_ERROR } from "../mi/jsonrpc.ts";
-import { errorReply } from "../mi/jsonrpc.ts";
+import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
 import type { Endpoint } from "../mi/core.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
 import type { Task } from "../mi/tasks.ts";
 import {
   closeFd,
-  sendUnixDatagram,
   SysError,
   unixDatagramSend,
   unixDatagramSocket,
@@ -201,15 +202,21 @@ export class DatagramListener implements Listener {
     if (!st.isSocket) {
       throw new ListenerError(this.name, `${path} exists and is not a socket; not replacing it`);
     }
+    const fd = unixDatagramSocket();
     try {
-      // An empty datagram: ignored by sipmi and OpenSIPS, refused by a dead socket.
-      sendUnixDatagram(path, "");
+      // An empty datagram: ignored by sipmi and OpenSIPS, refused by a dead
+      // socket. Non-blocking: a live receiver with a full queue says EAGAIN.
+      unixDatagramSend(fd, path, new Uint8Array(0));
     } catch (e) {
       if (e instanceof SysError && e.code === "ECONNREFUSED") {
         Deno.removeSync(path);
         return;
       }
-      throw new ListenerError(this.name, `cannot check ${path}: ${errText(e)}`);
+      if (!(e instanceof SysError && e.code === "EAGAIN")) {
+        throw new ListenerError(this.name, `cannot check ${path}: ${errText(e)}`);
+      }
+    } finally {
+      closeFd(fd);
     }
     throw new ListenerError(this.name, `${path} is in use: another process receives on it`);
   }
