@@ -204,17 +204,30 @@ Deno.test("lifecycle: a file that is not a FIFO is never replaced; a FIFO in use
   assert.equal(JSON.parse(ok.reply).id, "x");
 });
 
-Deno.test("lifecycle: the stale FIFO and socket of a killed daemon are replaced; reply_dir must exist", async () => {
+Deno.test("lifecycle: stale FIFO and socket are replaced; mode and owner; unknown user; reply_dir must exist", async () => {
   const paths = await makePaths();
   mkfifo(paths.fifo, 0o600);
   Deno.listenDatagram({ transport: "unixpacket", path: paths.sock }).close(); // leaves the file
   assert.equal(await exists(paths.sock), true);
-  await using d = await startDaemon((c) => c, { paths });
+  await using d = await startDaemon((c, p) => ({
+    ...c,
+    fifo: { path: p.fifo, reply_dir: p.replyDir, mode: "0640", user: "root", group: "0" },
+    datagram: { listen: [`unix:${p.sock}`], mode: "0600", user: "0" },
+  }), { paths });
   const r = await py({ op: "unix", path: d.sock, bind_dir: d.dir, data: req("uptime", 5) });
   assert.equal(JSON.parse(r.reply).id, 5);
-  const mode = (await Deno.lstat(d.fifo)).mode! & 0o777;
-  assert.equal(mode, 0o660);
+  assert.equal((await Deno.lstat(d.fifo)).mode! & 0o777, 0o640);
+  assert.equal((await Deno.lstat(d.sock)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.lstat(d.fifo)).uid, 0);
   assert.equal((await d.stop()).code, 0);
+
+  await using who = await startDaemon(
+    (c, p) => ({ ...c, fifo: { path: p.fifo, reply_dir: p.replyDir, user: "no_such_user_x" } }),
+    { expectFailure: true },
+  );
+  const rw = await who.exited();
+  assert.equal(rw.code, 1);
+  assert.match(rw.stderr, /cannot start listener fifo:.*: unknown user 'no_such_user_x'/);
 
   await using bad = await startDaemon(
     (c, p) => ({ ...c, fifo: { path: p.fifo, reply_dir: `${p.dir}/nope/` } }),
