@@ -131,12 +131,20 @@ export async function startDaemon(
     lines,
     url: `http://127.0.0.1:${p.httpPort}/mi`,
     async stop(signal: Deno.Signal = "SIGTERM", ms = 10000) {
-      if (!exited) proc.kill(signal);
+      try {
+        if (!exited) proc.kill(signal);
+      } catch {
+        // It exited before the status promise said so.
+      }
       return await d.exited(ms);
     },
     async exited(ms = 15000) {
       const t = setTimeout(() => {
-        if (!exited) proc.kill("SIGKILL");
+        try {
+          if (!exited) proc.kill("SIGKILL");
+        } catch {
+          // Exited meanwhile.
+        }
       }, ms);
       const s = await status;
       clearTimeout(t);
