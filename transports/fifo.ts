@@ -87,8 +87,17 @@ class FifoReader {
   readonly #ctl: number;
   readonly #marker: Uint8Array;
   #closed = false;
+  #stopping = false;
+  /** Why the loop ended without being asked to: the listener reopens the FIFO. */
+  failure: string | undefined;
 
-  constructor(path: string, id: FileId, sink: FramerSink, maxRequestBytes: number) {
+  constructor(
+    path: string,
+    id: FileId,
+    sink: FramerSink,
+    maxRequestBytes: number,
+    onError: (e: unknown) => void,
+  ) {
     this.id = id;
     this.#file = Deno.openSync(path, { read: true, write: true });
     try {
@@ -100,20 +109,29 @@ class FifoReader {
     }
     this.#marker = encoder.encode("\0" + randomHex(16) + "\n");
     const framer = new FifoFramer(sink, { maxRequestBytes, marker: this.#marker });
-    this.done = this.#loop(framer);
+    this.done = this.#loop(framer, onError);
   }
 
-  async #loop(framer: FifoFramer): Promise<void> {
+  async #loop(framer: FifoFramer, onError: (e: unknown) => void): Promise<void> {
     const buf = new Uint8Array(READ_BUFFER);
     try {
       while (!framer.stopped) {
         const n = await this.#file.read(buf);
-        if (n === null) break;
-        // The framer copies what it keeps, so the buffer is reused.
-        framer.push(buf.subarray(0, n));
+        if (n === null) {
+          if (!this.#stopping) this.failure = "unexpected end of file";
+          break;
+        }
+        try {
+          // The framer copies what it keeps, so the buffer is reused.
+          framer.push(buf.subarray(0, n));
+        } catch (e) {
+          // A bug in handling one request must not stop the FIFO.
+          onError(e);
+        }
       }
-    } catch {
-      // Closed under us (stop after its deadline): nothing left to read.
+    } catch (e) {
+      // Closed under us after a stop's deadline, or a read error.
+      if (!this.#stopping) this.failure = errText(e);
     } finally {
       this.#close();
     }
@@ -125,6 +143,7 @@ class FifoReader {
    * or the time is up, then closes the FIFO either way.
    */
   async stop(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
     const deadline = Date.now() + timeoutMs;
     while (!this.#closed) {
       try {
@@ -293,7 +312,13 @@ export class FifoListener implements Listener {
       applyOwner(path, this.#owner!);
       const id = fileId(path);
       if (!id) throw new Error(`${path} vanished while being created`);
-      return new FifoReader(path, id, this.#sink(), this.#max());
+      return new FifoReader(
+        path,
+        id,
+        this.#sink(),
+        this.#max(),
+        (e) => this.#task?.log.error(`FIFO request failed: ${errText(e)}`),
+      );
     } catch (e) {
       try {
         unlinkSync(path);
@@ -325,6 +350,14 @@ export class FifoListener implements Listener {
     if (!reader || !this.#task) return;
     const path = this.#cfg.path;
     const now = fileId(path);
+    if (
+      reader.failure !== undefined && now && now.dev === reader.id.dev && now.ino === reader.id.ino
+    ) {
+      // Reading stopped on its own: start over with a new FIFO.
+      this.#task.log.error(`reading ${path} failed (${reader.failure}); creating it again`);
+      this.#unlinkIfOurs(reader.id);
+      return this.#check();
+    }
     if (now && now.dev === reader.id.dev && now.ino === reader.id.ino) {
       this.#problem = "";
       return;
