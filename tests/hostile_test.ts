@@ -110,6 +110,30 @@ Deno.test("hostile input: every transport, then the daemon still answers and cou
     assert.equal(await globalLogLevel(d), 3);
   });
 
+  await t.step(
+    "FIFO: a client that stops reading a large reply never blocks the others",
+    async () => {
+      mkfifo(`${d.replyDir}stuck`, 0o666);
+      const stuck = openSync(`${d.replyDir}stuck`, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        // About 80 KB of reply: more than the pipe holds, so the writer must wait.
+        const batch = JSON.stringify(
+          Array.from({ length: 200 }, (_, i) => ({ jsonrpc: "2.0", method: "ps", id: i })),
+        );
+        await fifo(d, batch, { name: "stuck", mkfifo: false, open_reply: false });
+        const other = await fifo(d, req("uptime", "meanwhile"));
+        assert.equal(JSON.parse(other.reply).id, "meanwhile");
+        await waitFor(
+          "the writer to give up",
+          () =>
+            Promise.resolve(d.lines.some((l) => l.includes("the client read nothing for 1000 ms"))),
+        );
+      } finally {
+        closeSync(stuck);
+      }
+    },
+  );
+
   await t.step("FIFO: malformed JSON gets -32700; an unfinished request gives way", async () => {
     for (const bad of ['{"jsonrpc":"2.0","method":"uptime","id":1,}', "garbage", '{"a" 1}']) {
       assert.equal((await fifo(d, bad)).reply, PARSE_ERROR, bad);
