@@ -1,0 +1,257 @@
+// The servers the benchmark compares: sipmi from this checkout, Kamailio's
+// jsonrpcs from Debian's package, and OpenSIPS when SIPMI_BENCH_OPENSIPS
+// names a binary. Each is started on loopback with a config kept in bench/.
+
+import { serverString } from "../mi/core_cmds.ts";
+
+export type FifoFraming = "opensips" | "kamailio";
+
+export interface RunningPeer {
+  name: string;
+  version: string;
+  /** Main pid; the benchmark sums CPU and memory over its process tree. */
+  pid: number;
+  udp: { host: string; port: number };
+  http: { port: number; path: string };
+  fifo: { path: string; replyDir: string; framing: FifoFraming };
+  /** The unix datagram socket, where the peer has one in this setup. */
+  unix?: string;
+  /** The trivial command and a command with a multi-kilobyte reply. */
+  trivial: Record<string, unknown>;
+  large: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export interface PeerDef {
+  name: string;
+  /** Why the peer cannot run here, or undefined. */
+  unavailable(): Promise<string | undefined>;
+  start(dir: string): Promise<RunningPeer>;
+}
+
+const BENCH = new URL(".", import.meta.url).pathname;
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function freePort(transport: "tcp" | "udp"): number {
+  if (transport === "tcp") {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return port;
+  }
+  const l = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function which(cmd: string): Promise<string | undefined> {
+  const out = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "piped" })
+    .output();
+  return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+}
+
+/** Waits until a probe succeeds or the time runs out. */
+async function waitFor(what: string, probe: () => Promise<boolean>, ms = 15000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not become ready within ${ms} ms`);
+}
+
+/** True when an HTTP JSON-RPC POST answers with a result. */
+async function httpAnswers(port: number, path: string, body: unknown): Promise<boolean> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(1000),
+  });
+  return r.ok && "result" in await r.json();
+}
+
+async function processGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      await Deno.stat(`/proc/${pid}`);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/**
+ * Starts a C daemon that forks into the background. Its output goes to a
+ * file: the forked children keep stderr open, so a pipe would never end.
+ */
+async function daemonize(
+  bin: string,
+  args: string[],
+  logFile: string,
+): Promise<{ success: boolean; log: string }> {
+  const log = await Deno.open(logFile, { write: true, create: true, truncate: true });
+  try {
+    const child = new Deno.Command(bin, { args, stdin: "null", stdout: "null", stderr: "piped" })
+      .spawn();
+    // Copy the launcher's output until it exits (its children inherit the pipe, so do not wait for EOF).
+    void child.stderr.pipeTo(log.writable).catch(() => {});
+    const status = await child.status;
+    await new Promise((r) => setTimeout(r, 100));
+    return {
+      success: status.success,
+      log: (await Deno.readTextFile(logFile).catch(() => "")).slice(-2000),
+    };
+  } catch (e) {
+    return { success: false, log: String(e) };
+  }
+}
+
+function signal(pid: number, sig: Deno.Signal): void {
+  try {
+    Deno.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+export const sipmiPeer: PeerDef = {
+  name: "sipmi",
+  unavailable: () => Promise.resolve(undefined),
+  async start(dir) {
+    const udpPort = await freePort("udp");
+    const httpPort = await freePort("tcp");
+    const config = {
+      log_level: 1,
+      fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/` },
+      datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`] },
+      http: { listen: `127.0.0.1:${httpPort}` },
+    };
+    await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
+    const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}main.ts`, "serve", "--config", `${dir}/sipmi.jsonc`],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // The log goes to a file, so the child never blocks on a full pipe.
+    const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+    const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
+    await waitFor("sipmi", () => httpAnswers(httpPort, "/mi", trivial));
+    return {
+      name: "sipmi",
+      version: serverString(),
+      pid: child.pid,
+      udp: { host: "127.0.0.1", port: udpPort },
+      http: { port: httpPort, path: "/mi" },
+      fifo: { path: `${dir}/sipmi_fifo`, replyDir: dir, framing: "opensips" },
+      unix: `${dir}/sipmi.sock`,
+      trivial,
+      large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
+      async stop() {
+        signal(child.pid, "SIGTERM");
+        await child.status;
+        await logged;
+      },
+    };
+  },
+};
+
+export const kamailioPeer: PeerDef = {
+  name: "kamailio",
+  async unavailable() {
+    return await which("kamailio")
+      ? undefined
+      : "kamailio is not installed (apt-get install kamailio)";
+  },
+  async start(dir) {
+    const cfg = `${BENCH}kamailio.cfg`;
+    const pidFile = `${dir}/kamailio.pid`;
+    const out = await daemonize("kamailio", [
+      "-f",
+      cfg,
+      "-P",
+      pidFile,
+      "-u",
+      "root",
+      "-g",
+      "root",
+      "-w",
+      dir,
+    ], `${dir}/kamailio.log`);
+    if (!out.success) throw new Error(`kamailio did not start: ${out.log}`);
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    const trivial = { jsonrpc: "2.0", method: "core.uptime", id: 1 };
+    await waitFor("kamailio", () => httpAnswers(5071, "/RPC", trivial));
+    const version = new TextDecoder().decode(
+      (await new Deno.Command("kamailio", { args: ["-v"], stdout: "piped" }).output()).stdout,
+    ).split("\n")[0].replace(/^version:\s*/, "").trim();
+    return {
+      name: "kamailio",
+      version,
+      pid,
+      udp: { host: "127.0.0.1", port: 8090 },
+      http: { port: 5071, path: "/RPC" },
+      fifo: { path: "/tmp/kamailio_rpc.fifo", replyDir: "/tmp", framing: "kamailio" },
+      trivial,
+      large: { jsonrpc: "2.0", method: "stats.get_statistics", params: ["all"], id: 1 },
+      async stop() {
+        signal(pid, "SIGTERM");
+        if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
+      },
+    };
+  },
+};
+
+export const opensipsPeer: PeerDef = {
+  name: "opensips",
+  unavailable() {
+    const bin = Deno.env.get("SIPMI_BENCH_OPENSIPS");
+    if (!bin) return Promise.resolve("SIPMI_BENCH_OPENSIPS is not set");
+    if (!Deno.env.get("SIPMI_BENCH_OPENSIPS_MPATH")) {
+      return Promise.resolve("SIPMI_BENCH_OPENSIPS_MPATH is not set");
+    }
+    return Promise.resolve(undefined);
+  },
+  async start(dir) {
+    const bin = Deno.env.get("SIPMI_BENCH_OPENSIPS")!;
+    const mpath = Deno.env.get("SIPMI_BENCH_OPENSIPS_MPATH")!;
+    const cfg = `${dir}/opensips.cfg`;
+    const text = (await Deno.readTextFile(`${BENCH}opensips.cfg`)).replace(
+      "@MPATH@",
+      mpath.replace(/\/?$/, "/"),
+    );
+    await Deno.writeTextFile(cfg, text);
+    const pidFile = `${dir}/opensips.pid`;
+    const out = await daemonize(bin, ["-f", cfg, "-P", pidFile, "-w", dir], `${dir}/opensips.log`);
+    if (!out.success) throw new Error(`opensips did not start: ${out.log}`);
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
+    await waitFor("opensips", () => httpAnswers(8892, "/mi", trivial));
+    const version = new TextDecoder().decode(
+      (await new Deno.Command(bin, { args: ["-V"], stdout: "piped" }).output()).stdout,
+    ).split("\n")[0].trim();
+    return {
+      name: "opensips",
+      version,
+      pid,
+      udp: { host: "127.0.0.1", port: 8091 },
+      http: { port: 8892, path: "/mi" },
+      fifo: { path: "/tmp/opensips_bench_fifo", replyDir: "/tmp", framing: "opensips" },
+      trivial,
+      large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
+      async stop() {
+        signal(pid, "SIGTERM");
+        if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
+      },
+    };
+  },
+};
+
+export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer];
