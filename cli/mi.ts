@@ -3,18 +3,11 @@
 // result.
 
 import { loadConfig } from "../config/load.ts";
-import { type Config, parseDatagramAddress, parseHostPort } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import { buildMi } from "../app.ts";
 import { requestText, runCall } from "../mi/script.ts";
-import {
-  type CallOptions,
-  fifoCall,
-  httpCall,
-  TransportError,
-  udpCall,
-  unixCall,
-} from "../transports/client.ts";
-import { configToken } from "../transports/http.ts";
+import { TransportError } from "../transports/client.ts";
+import { callTarget, defaultTarget, describeTarget, parseTarget, type Target } from "./target.ts";
 import { wordsToParams } from "./mi_args.ts";
 import {
   eprint,
@@ -70,12 +63,6 @@ const VALUED = new Set([
   "--timeout",
 ]);
 
-type Target =
-  | { kind: "fifo"; path: string; replyDir: string }
-  | { kind: "udp"; host: string; port: number }
-  | { kind: "unix"; path: string }
-  | { kind: "http"; url: string; token: string };
-
 export async function run(args: string[]): Promise<number> {
   const { options, rest } = splitAtCommand(args, VALUED);
   const { values } = parseOptions(options, {
@@ -128,11 +115,11 @@ export async function run(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const reply = await call(target, request, { timeoutMs, signal: abort.signal });
+    const reply = await callTarget(target, request, { timeoutMs, signal: abort.signal });
     return printReply(reply, raw);
   } catch (e) {
     if (!(e instanceof TransportError)) throw e;
-    eprint(`sipmi mi: ${describe(target)}: ${e.message}`);
+    eprint(`sipmi mi: ${describeTarget(target)}: ${e.message}`);
     return EXIT_USAGE;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -152,80 +139,25 @@ function chooseTarget(
   },
   config: Config,
 ): Target {
-  const token = () => {
-    if (v.token !== undefined) return v.token;
-    if (v["token-file"] !== undefined) {
-      try {
-        return Deno.readTextFileSync(v["token-file"]).split("\n")[0].trim();
-      } catch (e) {
-        throw new UsageError(`cannot read --token-file: ${(e as Error).message}`);
-      }
-    }
+  let token = v.token;
+  if (token === undefined && v["token-file"] !== undefined) {
     try {
-      return configToken(config.http);
-    } catch {
-      return ""; // The config's token file is not readable by us: try without.
+      token = Deno.readTextFileSync(v["token-file"]).split("\n")[0].trim();
+    } catch (e) {
+      throw new UsageError(`cannot read --token-file: ${(e as Error).message}`);
     }
-  };
-  const replyDir = v["reply-dir"] ?? config.fifo.reply_dir;
-  if (v.fifo !== undefined) return { kind: "fifo", path: v.fifo, replyDir };
-  if (v.udp !== undefined) {
-    const hp = parseHostPort(v.udp);
-    if (!hp) throw new UsageError(`--udp wants HOST:PORT or [IPv6]:PORT, not '${v.udp}'`);
-    return { kind: "udp", ...hp };
   }
-  if (v.unix !== undefined) return { kind: "unix", path: v.unix };
+  const opts = { replyDir: v["reply-dir"], token };
+  if (v.fifo !== undefined) return parseTarget(`fifo:${v.fifo}`, config, opts);
+  if (v.udp !== undefined) return parseTarget(`udp:${v.udp}`, config, opts);
+  if (v.unix !== undefined) return parseTarget(`unix:${v.unix}`, config, opts);
   if (v.http !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(v.http);
-    } catch {
+    if (!/^https?:\/\//.test(v.http)) {
       throw new UsageError(`--http wants a URL such as http://127.0.0.1:8899/mi, not '${v.http}'`);
     }
-    if (url.pathname === "/") url.pathname = `/${config.http.mi_root}`;
-    return { kind: "http", url: url.href, token: token() };
+    return parseTarget(v.http, config, opts);
   }
-  // The local daemon, by the first transport its config enables.
-  if (config.fifo.enabled) return { kind: "fifo", path: config.fifo.path, replyDir };
-  const dg = config.datagram.enabled ? config.datagram.listen[0] : undefined;
-  const a = dg && parseDatagramAddress(dg.address);
-  if (a) return a.kind === "udp" ? { kind: "udp", host: a.host, port: a.port } : a;
-  if (config.http.enabled) {
-    const hp = parseHostPort(config.http.listen)!;
-    const host = hp.host.includes(":") ? `[${hp.host}]` : hp.host;
-    return {
-      kind: "http",
-      url: `http://${host}:${hp.port}/${config.http.mi_root}`,
-      token: token(),
-    };
-  }
-  throw new UsageError("the config enables no transport; use --fifo, --udp, --unix or --http");
-}
-
-function call(t: Target, request: string, opts: CallOptions): Promise<string> {
-  switch (t.kind) {
-    case "fifo":
-      return fifoCall(t.path, request, { ...opts, replyDir: t.replyDir });
-    case "udp":
-      return udpCall(t.host, t.port, request, opts);
-    case "unix":
-      return unixCall(t.path, request, opts);
-    case "http":
-      return httpCall(t.url, request, { ...opts, token: t.token });
-  }
-}
-
-function describe(t: Target): string {
-  switch (t.kind) {
-    case "fifo":
-      return `fifo:${t.path}`;
-    case "udp":
-      return `udp:${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
-    case "unix":
-      return `unix:${t.path}`;
-    case "http":
-      return t.url;
-  }
+  return defaultTarget(config, opts);
 }
 
 /** Prints a reply: the result pretty on stdout, or the error on stderr; returns the exit code. */

@@ -9,9 +9,8 @@ import { buildMi } from "../app.ts";
 import { loadConfig } from "../config/load.ts";
 import type { MiParams } from "../mi/jsonrpc.ts";
 import { requestText, runCall } from "../mi/script.ts";
-import { parseHostPort } from "../config/schema.ts";
-import { fifoCall, httpCall, TransportError, udpCall, unixCall } from "../transports/client.ts";
-import { configToken } from "../transports/http.ts";
+import { TransportError } from "../transports/client.ts";
+import { callTarget, parseTarget, type Target, TARGET_FORMS } from "./target.ts";
 import { MAX_INTERVAL } from "../tuning/module.ts";
 import {
   eprint,
@@ -259,43 +258,16 @@ async function viaCaller(
   const params = req.params as Record<string, unknown> | undefined;
   const interval = typeof params?.interval === "number" ? params.interval : 1;
   const opts = { timeoutMs: 10_000 + interval * 2000 };
-  let send: (request: string) => Promise<string>;
-  if (via.startsWith("fifo:")) {
-    const path = via.slice(5);
-    if (!path.startsWith("/")) {
-      throw new UsageError(`--via fifo: wants an absolute path, not '${path}'`);
+  let target: Target;
+  try {
+    target = parseTarget(via, config);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      throw new UsageError(`--via: ${e.message} (--via must be ${TARGET_FORMS})`);
     }
-    send = (r) => fifoCall(path, r, { ...opts, replyDir: config.fifo.reply_dir });
-  } else if (via.startsWith("udp:")) {
-    const hp = parseHostPort(via.slice(4));
-    if (!hp) {
-      throw new UsageError(`--via udp: wants HOST:PORT or [IPv6]:PORT, not '${via.slice(4)}'`);
-    }
-    send = (r) => udpCall(hp.host, hp.port, r, opts);
-  } else if (via.startsWith("unix:/")) {
-    send = (r) => unixCall(via.slice(5), r, opts);
-  } else if (/^https?:/.test(via)) {
-    // Both `http://HOST:PORT/mi` and the `http:URL` spelling.
-    const text = /^https?:\/\//.test(via) ? via : via.replace(/^http:/, "");
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw new UsageError(`--via wants a URL such as http://127.0.0.1:8899/mi, not '${via}'`);
-    }
-    if (url.pathname === "/") url.pathname = `/${config.http.mi_root}`;
-    let token = "";
-    try {
-      token = configToken(config.http);
-    } catch {
-      // The config's token file is not readable by us: try without.
-    }
-    send = (r) => httpCall(url.href, r, { ...opts, token });
-  } else {
-    throw new UsageError(
-      `--via must be fifo:PATH, udp:HOST:PORT, unix:PATH or http://URL, not '${via}'`,
-    );
+    throw e;
   }
+  const send = (r: string) => callTarget(target, r, opts);
   let id = Math.floor(Math.random() * 0x3fffffff);
   return async (r) => {
     try {
