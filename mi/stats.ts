@@ -160,9 +160,8 @@ export class StatsRegistry {
   }
 
   async all(): Promise<StatValue[]> {
-    const out: StatValue[] = [];
-    for (const g of this.groups()) out.push(...await this.group(g));
-    return out;
+    // Computed groups read host files: read them all at once, keep the order.
+    return (await Promise.all(this.groups().map((g) => this.group(g)))).flat();
   }
 
   /**

@@ -53,7 +53,8 @@ export async function listNics(fs: HostFs): Promise<string[]> {
   return (entries ?? []).map((e) => e.name);
 }
 
-export async function locateNic(fs: HostFs, name: string): Promise<NicLocation> {
+/** The resolved /sys/devices directory of a NIC; LookupError names the NICs there are. */
+export async function nicNetDir(fs: HostFs, name: string): Promise<string> {
   if (!/^[^/\s]{1,15}$/.test(name) || name === "." || name === "..") {
     throw new LookupError(`'${name}' is not a network interface name`);
   }
@@ -66,7 +67,12 @@ export async function locateNic(fs: HostFs, name: string): Promise<NicLocation> 
       })`,
     );
   }
-  const netDir = await fs.resolve(classPath);
+  return await fs.resolve(classPath);
+}
+
+export async function locateNic(fs: HostFs, name: string): Promise<NicLocation> {
+  const netDir = await nicNetDir(fs, name);
+  const classPath = `/sys/class/net/${name}`;
   const hasDevice = await fs.exists(`${classPath}/device`);
   const deviceDir = hasDevice ? await fs.resolve(`${classPath}/device`) : null;
   let pciDir: string | null = null;
@@ -250,14 +256,18 @@ async function queueSysfs(fs: HostFs, netDir: string): Promise<{
 
 export async function readNicCounters(fs: HostFs, netDir: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const c of NIC_COUNTERS) {
-    const path = `${netDir}/statistics/${c}`;
-    const t = await fs.readTextIfExists(path);
-    if (t === undefined) continue;
+  const texts = await Promise.all(
+    NIC_COUNTERS.map((c) => fs.readTextIfExists(`${netDir}/statistics/${c}`)),
+  );
+  NIC_COUNTERS.forEach((c, i) => {
+    const t = texts[i];
+    if (t === undefined) return;
     const v = t.trim();
-    if (!/^[0-9]+$/.test(v)) throw new FormatError(path, 1, `expected a counter, found '${v}'`);
+    if (!/^[0-9]+$/.test(v)) {
+      throw new FormatError(`${netDir}/statistics/${c}`, 1, `expected a counter, found '${v}'`);
+    }
     out[c] = Number(v);
-  }
+  });
   return out;
 }
 

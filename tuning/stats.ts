@@ -61,8 +61,10 @@ export async function readSoftnet(fs: HostFs): Promise<Softnet | null> {
 export async function readUdp(
   fs: HostFs,
 ): Promise<{ udp: Record<string, number> | null; udp6: Record<string, number> | null }> {
-  const snmp = await fs.readTextIfExists("/proc/net/snmp");
-  const snmp6 = await fs.readTextIfExists("/proc/net/snmp6");
+  const [snmp, snmp6] = await Promise.all([
+    fs.readTextIfExists("/proc/net/snmp"),
+    fs.readTextIfExists("/proc/net/snmp6"),
+  ]);
   return {
     udp: snmp === undefined ? null : parseSnmp(snmp, "/proc/net/snmp").get("Udp") ?? null,
     udp6: snmp6 === undefined ? null : parseSnmp6(snmp6, "Udp6", "/proc/net/snmp6"),
@@ -70,13 +72,13 @@ export async function readUdp(
 }
 
 export async function readSockets(fs: HostFs, ports: readonly number[]): Promise<UdpSocket[]> {
-  const out: UdpSocket[] = [];
-  for (const proto of ["udp", "udp6"] as const) {
-    const text = await fs.readTextIfExists(`/proc/net/${proto}`);
-    if (text === undefined) continue;
-    out.push(...parseUdpSockets(text, proto).filter((s) => ports.includes(s.port)));
-  }
-  return out;
+  const protos = ["udp", "udp6"] as const;
+  const texts = await Promise.all(protos.map((p) => fs.readTextIfExists(`/proc/net/${p}`)));
+  return protos.flatMap((proto, i) =>
+    texts[i] === undefined
+      ? []
+      : parseUdpSockets(texts[i]!, proto).filter((s) => ports.includes(s.port))
+  );
 }
 
 export async function sampleHost(fs: HostFs, opts: SampleOptions): Promise<HostSample> {
