@@ -147,7 +147,15 @@ async function machine(): Promise<Record<string, unknown>> {
   };
 }
 
-async function runTable(seconds: number, only: string[] | undefined): Promise<void> {
+async function runTable(
+  seconds: number,
+  only: string[] | undefined,
+  rowIds: string[] | undefined,
+): Promise<void> {
+  const rows = rowIds ? ROWS.filter((r) => rowIds.includes(r.id)) : ROWS;
+  if (rowIds && rows.length !== rowIds.length) {
+    throw new Error(`--rows takes ${ROWS.map((r) => r.id).join(", ")}`);
+  }
   await ensureKamailio();
   const loadgen = await buildLoadgen();
   const dir = await Deno.makeTempDir({ prefix: "sipmi-bench-" });
@@ -173,7 +181,7 @@ async function runTable(seconds: number, only: string[] | undefined): Promise<vo
       await Deno.mkdir(peerDir);
       running.push(await def.start(peerDir));
     }
-    for (const row of ROWS) {
+    for (const row of rows) {
       // Row by row, one server at a time: peers never compete for the cores.
       for (const peer of running) {
         const m = await measure(loadgen, peer, row, seconds, dir);
@@ -231,13 +239,14 @@ if (import.meta.main) {
       seconds: { type: "string", default: "4" },
       peers: { type: "string" },
       requests: { type: "string", default: "1000000" },
+      rows: { type: "string" },
     },
     allowPositionals: true,
   });
   const mode = positionals[0] ?? "table";
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 60)) throw new Error("--seconds must be in (0, 60]");
-  if (mode === "table") await runTable(seconds, values.peers?.split(","));
+  if (mode === "table") await runTable(seconds, values.peers?.split(","), values.rows?.split(","));
   else if (mode === "soak") await runSoak(Number(values.requests));
   else if (mode === "micro") await runMicro();
   else {

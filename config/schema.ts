@@ -172,6 +172,13 @@ export const configSpec = obj({
     mode: str("0660", checkMode),
     user: str(""),
     group: str(""),
+    /**
+     * After answering, keep checking the socket for this long before
+     * sleeping: a client sending its next request gets it served without a
+     * thread wake-up (about 4x the single-client rate). Bounded per burst;
+     * 0 turns it off on hosts where every CPU cycle belongs to the SIP router.
+     */
+    busy_poll_us: int(50, 0, 1000),
     commands: policySpec,
   }),
   http: obj({

@@ -58,6 +58,14 @@ const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "isize" },
+  inet_pton: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // Waits in a thread of Deno's blocking pool, so the event loop runs on.
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -228,4 +236,151 @@ export function unixSocketAddress(path: string): Uint8Array<ArrayBuffer> {
 
 export function closeFd(fd: number): void {
   libc().close(fd);
+}
+
+// ---------------------------------------------------------------- datagram sockets
+//
+// The MI datagram listener owns its socket: a readiness wait in a pool
+// thread (poll), then synchronous recvfrom/sendto until the queue is empty.
+// Deno's DatagramConn costs an async op per datagram each way and cannot
+// tell a truncated datagram from a whole one.
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_NONBLOCK = 0o4000;
+const MSG_TRUNC = 0x20;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const POLLIN = 1;
+
+/** Room for any sockaddr (sockaddr_storage is 128 bytes). */
+export const SOCKADDR_MAX = 128;
+
+/** The sockaddr of an IP literal (`127.0.0.1`, `::1`; `localhost` is 127.0.0.1). */
+export function inetAddress(host: string, port: number): Uint8Array<ArrayBuffer> {
+  const h = host === "localhost" ? "127.0.0.1" : host;
+  const v6 = h.includes(":");
+  const addr = new Uint8Array(v6 ? 28 : 16);
+  const view = new DataView(addr.buffer);
+  view.setUint16(0, v6 ? AF_INET6 : AF_INET, true);
+  view.setUint16(2, port, false);
+  const ok = libc().inet_pton(v6 ? AF_INET6 : AF_INET, cString(h), addr.subarray(v6 ? 8 : 4));
+  if (ok !== 1) throw new SysError("inet_pton", 22, `'${host}' is not an IP address`);
+  return addr;
+}
+
+/** A non-blocking datagram socket bound to a UDP address or a unix path. */
+export function datagramBind(
+  addr: { kind: "udp"; host: string; port: number } | { kind: "unix"; path: string },
+): number {
+  const sa = addr.kind === "udp" ? inetAddress(addr.host, addr.port) : unixAddress(addr.path);
+  const family = new DataView(sa.buffer).getUint16(0, true);
+  const c = libc();
+  const fd = c.socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new SysError("socket", errno());
+  if (c.bind(fd, sa, sa.length) !== 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError("bind", e, addr.kind === "udp" ? `${addr.host}:${addr.port}` : addr.path);
+  }
+  return fd;
+}
+
+/**
+ * Receives one datagram without waiting. Returns its full length (larger
+ * than `buf` when it was truncated), or -1 when none is queued. The
+ * sender's address is left in `from`, its length in `fromLen[0]`.
+ */
+export function datagramReceive(
+  fd: number,
+  buf: Uint8Array<ArrayBuffer>,
+  from: Uint8Array<ArrayBuffer>,
+  fromLen: Uint32Array<ArrayBuffer>,
+): number {
+  fromLen[0] = from.length;
+  const n = Number(
+    libc().recvfrom(fd, buf, BigInt(buf.length), MSG_TRUNC | MSG_DONTWAIT, from, fromLen),
+  );
+  if (n >= 0) return n;
+  const e = errno();
+  if (e === 11 || e === 4) return -1; // EAGAIN, EINTR
+  throw new SysError("recvfrom", e);
+}
+
+/** Sends one datagram to a sockaddr without waiting (EAGAIN when the receiver's queue is full). */
+export function datagramSend(
+  fd: number,
+  data: Uint8Array<ArrayBuffer>,
+  to: Uint8Array<ArrayBuffer>,
+  toLen: number,
+): void {
+  if (libc().sendto(fd, data, BigInt(data.length), MSG_NOSIGNAL | MSG_DONTWAIT, to, toLen) < 0) {
+    throw new SysError("sendto", errno());
+  }
+}
+
+/** A sockaddr as text: `127.0.0.1:5060`, `[::1]:5060`, a unix path, or "" for an unbound unix client. */
+export function sockaddrText(sa: Uint8Array, len: number): string {
+  const view = new DataView(sa.buffer, sa.byteOffset, len);
+  if (len < 2) return "";
+  const family = view.getUint16(0, true);
+  if (family === AF_INET && len >= 8) {
+    return `${sa.subarray(4, 8).join(".")}:${view.getUint16(2, false)}`;
+  }
+  if (family === AF_INET6 && len >= 24) {
+    const groups: string[] = [];
+    for (let i = 0; i < 8; i++) groups.push(view.getUint16(8 + i * 2, false).toString(16));
+    return `[${groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::")}]:${view.getUint16(2, false)}`;
+  }
+  if (family === AF_UNIX) {
+    if (len <= 2) return "";
+    const raw = sa.subarray(2, len);
+    const end = raw[0] === 0 ? raw.length : raw.indexOf(0) < 0 ? raw.length : raw.indexOf(0);
+    const name = new TextDecoder().decode(raw.subarray(raw[0] === 0 ? 1 : 0, end));
+    return raw[0] === 0 ? `@${name}` : name;
+  }
+  return `family ${family}`;
+}
+
+/** A pipe whose read end wakes a readiness wait (both ends non-blocking). */
+export function wakePipe(): { read: number; write: number } {
+  const fds = new Int32Array(2);
+  if (libc().pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) throw new SysError("pipe2", errno());
+  return { read: fds[0], write: fds[1] };
+}
+
+const ONE = new Uint8Array(1);
+const SINK = new Uint8Array(64);
+
+export function wake(fd: number): void {
+  libc().write(fd, ONE, 1n);
+}
+
+export function drainWake(fd: number): void {
+  while (Number(libc().read(fd, SINK, 64n)) > 0) { /* empty the pipe */ }
+}
+
+/**
+ * Waits until one of the fds is readable or the timeout passes (-1: no
+ * timeout), in a pool thread. Resolves with poll's result; each fd's
+ * readiness is in `pollfds` (see pollSet).
+ */
+export function pollReadable(set: PollSet, timeoutMs: number): Promise<number> {
+  return libc().poll(set.buf, BigInt(set.count), timeoutMs);
+}
+
+export interface PollSet {
+  readonly buf: Uint8Array<ArrayBuffer>;
+  readonly count: number;
+}
+
+/** struct pollfd[] waiting for input on each fd. */
+export function pollSet(fds: readonly number[]): PollSet {
+  const buf = new Uint8Array(8 * fds.length);
+  const view = new DataView(buf.buffer);
+  fds.forEach((fd, i) => {
+    view.setInt32(i * 8, fd, true);
+    view.setInt16(i * 8 + 4, POLLIN, true);
+  });
+  return { buf, count: fds.length };
 }

@@ -1,19 +1,20 @@
 // The datagram transport (OpenSIPS mi_datagram): one JSON-RPC request per
 // UDP or unix SOCK_DGRAM datagram, the reply sent back to the sender.
 //
-// - The receive buffer is larger than any request we accept, so a datagram
-//   over the limit is seen whole (or at least seen to be over) and answered
-//   with the core's oversize error instead of being parsed cut short.
+// - The listener owns its socket (sys/libc.ts): it waits for readiness in a
+//   pool thread, then receives and answers synchronously until the queue is
+//   empty, so a burst costs one wake-up, not two async operations per
+//   datagram. After a burst it keeps checking for `busy_poll_us` before
+//   sleeping again, and it yields to the event loop after 2 ms of
+//   continuous work so the other listeners are served.
+// - recvfrom with MSG_TRUNC reports a datagram's real length, so one over
+//   the limit is answered with the core's oversize error, never parsed cut
+//   short.
 // - A reply that does not fit in one datagram is replaced by the JSON error
 //   of MI-PROTOCOL.md §4, with the request's id.
-// - Replies are sent without awaiting them: the loop goes back to receive
-//   at once, and a client that vanished (its socket file gone, ECONNREFUSED)
-//   or stopped reading only costs a failed send, counted and logged.
-// - Unix replies leave through a separate unbound socket (sys/libc.ts), as
-//   in OpenSIPS, with a send that never waits: Deno's DatagramConn refuses
-//   a second unix send while one is in progress and waits on a full queue.
-// - Synchronous commands are answered without any promise of our own; only
-//   the receive and the UDP send are asynchronous (Deno's API).
+// - Sends never wait: a client that vanished (its socket file gone,
+//   ECONNREFUSED) or stopped reading (EAGAIN) costs a failed send, counted
+//   and logged.
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
 import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
@@ -23,10 +24,19 @@ import type { Counter } from "../mi/stats.ts";
 import type { Task } from "../mi/tasks.ts";
 import {
   closeFd,
+  datagramBind,
+  datagramReceive,
+  datagramSend,
+  drainWake,
+  pollReadable,
+  pollSet,
+  SOCKADDR_MAX,
+  sockaddrText,
   SysError,
   unixDatagramSend,
   unixDatagramSocket,
-  unixSocketAddress,
+  wake,
+  wakePipe,
 } from "../sys/libc.ts";
 import { applyOwner, resolveOwner } from "./file_owner.ts";
 import {
@@ -42,12 +52,10 @@ export type DatagramConfig = Config["datagram"];
 
 /** The largest UDP payload over IPv4; requests and replies are limited to it on every datagram socket. */
 export const DATAGRAM_MAX = 65507;
-/** Big enough to see a unix datagram over the limit whole (the kernel allows ~200 KiB). */
-const RECV_BUFFER = 256 * 1024;
-/** Replies handed to the kernel but not yet sent; beyond this, replies are dropped. */
-const MAX_PENDING_SENDS = 1024;
-/** sockaddr_un of recent unix clients (a client sends many requests from one path). */
-const ADDRESS_CACHE = 256;
+/** Requests are at most DATAGRAM_MAX bytes; MSG_TRUNC tells the length of longer ones. */
+const RECV_BUFFER = DATAGRAM_MAX + 1;
+/** Continuous work before the loop yields to the event loop (FIFO and HTTP wait meanwhile). */
+const MAX_BURST_MS = 2;
 
 const encoder = new TextEncoder();
 
@@ -78,18 +86,19 @@ export class DatagramListener implements Listener {
   readonly #transport: "udp" | "unix";
   #task: Task | undefined;
   #ep: Endpoint | undefined;
-  #conn: Deno.DatagramConn | undefined;
+  #fd: number | undefined;
+  #wake: { read: number; write: number } | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
-  #sends = 0; // replies handed to send() and not yet sent
-  #busy = 0; // async replies and sends not yet finished
+  #busy = 0; // async replies not yet sent
   #idle: (() => void)[] = [];
   #socketId: { dev: number; ino: number } | undefined;
-  #tx: number | undefined; // unix: the unbound socket replies go out of
-  readonly #addresses = new Map<string, Uint8Array<ArrayBuffer>>();
   #warn: WarnThrottle | undefined;
   readonly #sendErrors: Counter;
   readonly #tooLarge: Counter;
+  readonly #buf = new Uint8Array(RECV_BUFFER);
+  readonly #from = new Uint8Array(SOCKADDR_MAX);
+  readonly #fromLen = new Uint32Array(1);
 
   constructor(mi: MiInstance, cfg: DatagramConfig, addr: DatagramAddress, policy?: PolicyConfig) {
     this.#mi = mi;
@@ -107,10 +116,13 @@ export class DatagramListener implements Listener {
   start(): Promise<void> {
     if (this.#task) return Promise.resolve();
     try {
-      this.#conn = this.#addr.kind === "udp"
+      this.#fd = this.#addr.kind === "udp"
         ? this.#bindUdp(this.#addr)
         : this.#bindUnix(this.#addr.path);
+      this.#wake = wakePipe();
     } catch (e) {
+      if (this.#fd !== undefined) closeFd(this.#fd);
+      this.#fd = undefined;
       return Promise.reject(
         e instanceof ListenerError ? e : new ListenerError(this.name, errText(e)),
       );
@@ -128,40 +140,41 @@ export class DatagramListener implements Listener {
         ? "mi.max_request_bytes"
         : "the datagram limit",
     });
-    this.#loop = this.#receive(this.#conn, this.#ep);
+    this.#loop = this.#receive(this.#fd, this.#wake.read, this.#ep);
     this.#task.log.info(`listening on ${this.name}`);
     return Promise.resolve();
   }
 
   async stop(timeoutMs: number): Promise<void> {
-    if (!this.#task || !this.#conn) return;
+    if (!this.#task || this.#fd === undefined || !this.#wake) return;
     const deadline = Date.now() + timeoutMs;
     // New datagrams are no longer served; replies to requests already
     // received still go out through the socket, so it closes last.
     this.#stopping = true;
+    wake(this.#wake.write);
     if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
+    await within(this.#loop!, 1000);
     await within(this.#whenIdle(), deadline - Date.now());
-    this.#conn.close();
-    if (this.#tx !== undefined) closeFd(this.#tx);
-    this.#tx = undefined;
-    this.#addresses.clear();
-    await within(this.#loop!, 100);
+    closeFd(this.#fd);
+    closeFd(this.#wake.read);
+    closeFd(this.#wake.write);
     this.#mi.tasks.remove(this.#task);
     this.#task.log.info(`stopped listening on ${this.name}`);
     this.#task = undefined;
-    this.#conn = undefined;
+    this.#fd = undefined;
+    this.#wake = undefined;
     this.#ep = undefined;
   }
 
-  #bindUdp(a: { host: string; port: number }): Deno.DatagramConn {
+  #bindUdp(a: { host: string; port: number }): number {
     try {
-      return Deno.listenDatagram({ transport: "udp", hostname: a.host, port: a.port });
+      return datagramBind({ kind: "udp", host: a.host, port: a.port });
     } catch (e) {
       throw new ListenerError(this.name, `cannot bind: ${errText(e)}`);
     }
   }
 
-  #bindUnix(path: string): Deno.DatagramConn {
+  #bindUnix(path: string): number {
     this.#clearStaleSocket(path);
     let owner;
     try {
@@ -169,9 +182,9 @@ export class DatagramListener implements Listener {
     } catch (e) {
       throw new ListenerError(this.name, errText(e));
     }
-    let conn: Deno.DatagramConn;
+    let fd: number;
     try {
-      conn = Deno.listenDatagram({ transport: "unixpacket", path });
+      fd = datagramBind({ kind: "unix", path });
     } catch (e) {
       throw new ListenerError(this.name, `cannot bind: ${errText(e)}`);
     }
@@ -179,13 +192,12 @@ export class DatagramListener implements Listener {
       applyOwner(path, owner);
       const st = Deno.lstatSync(path);
       this.#socketId = { dev: st.dev, ino: st.ino ?? 0 };
-      this.#tx = unixDatagramSocket();
     } catch (e) {
-      conn.close();
+      closeFd(fd);
       this.#removeSocket(path);
       throw new ListenerError(this.name, `cannot set mode/owner of ${path}: ${errText(e)}`);
     }
-    return conn;
+    return fd;
   }
 
   /**
@@ -231,38 +243,67 @@ export class DatagramListener implements Listener {
     }
   }
 
-  async #receive(conn: Deno.DatagramConn, ep: Endpoint): Promise<void> {
-    const buf = new Uint8Array(RECV_BUFFER);
-    let failures = 0;
-    while (true) {
-      let data: Uint8Array, from: Deno.Addr;
+  async #receive(fd: number, wakeFd: number, ep: Endpoint): Promise<void> {
+    const set = pollSet([fd, wakeFd]);
+    const spinMs = this.#cfg.busy_poll_us / 1000;
+    while (!this.#stopping) {
+      let ready: number;
       try {
-        [data, from] = await conn.receive(buf);
-        failures = 0;
+        ready = await pollReadable(set, -1);
       } catch (e) {
-        if (this.#stopping || e instanceof Deno.errors.BadResource) return;
-        // ICMP errors of earlier sends can surface here; never let them end the loop.
-        this.#warn?.warn("receive", `receive failed: ${errText(e)}`);
-        if (++failures > 100) await new Promise((r) => setTimeout(r, 10));
+        this.#warn?.warn("poll", `waiting for datagrams failed: ${errText(e)}`);
+        await new Promise((r) => setTimeout(r, 10));
         continue;
       }
-      if (this.#stopping || data.length === 0) continue;
-      // handleBytes decodes at once, so the buffer can be reused.
-      const r = data.length > ep.maxRequestBytes ? ep.oversize(data.length) : ep.handleBytes(data);
-      if (r === null) continue;
-      if (typeof r === "string") this.#send(conn, ep, r, from);
-      else {
-        this.#busy++;
-        r.then((v) => {
-          if (v !== null) this.#send(conn, ep, v, from);
-        }).catch((e) => this.#task?.log.error(`datagram request failed: ${errText(e)}`))
-          .finally(this.#done);
+      if (this.#stopping) break;
+      if (ready < 0) continue; // EINTR
+      drainWake(wakeFd);
+      try {
+        this.#burst(fd, ep, spinMs);
+      } catch (e) {
+        // ICMP errors of earlier sends can surface on receive; never let them end the loop.
+        this.#warn?.warn("receive", `receive failed: ${errText(e)}`);
       }
     }
   }
 
-  #send(conn: Deno.DatagramConn, ep: Endpoint, reply: string, to: Deno.Addr): void {
-    if (to.transport === "unixpacket" && !to.path) {
+  /** Serves queued datagrams until the queue stays empty for spinMs, or MAX_BURST_MS pass. */
+  #burst(fd: number, ep: Endpoint, spinMs: number): void {
+    const buf = this.#buf, from = this.#from, fromLen = this.#fromLen;
+    const start = performance.now();
+    let idleSince = -1;
+    while (!this.#stopping) {
+      const n = datagramReceive(fd, buf, from, fromLen);
+      if (n < 0) {
+        if (spinMs <= 0) return;
+        const t = performance.now();
+        if (idleSince < 0) idleSince = t;
+        else if (t - idleSince >= spinMs || t - start >= MAX_BURST_MS) return;
+        continue;
+      }
+      idleSince = -1;
+      if (n > 0) this.#serve(fd, ep, n);
+      if (performance.now() - start >= MAX_BURST_MS) return;
+    }
+  }
+
+  #serve(fd: number, ep: Endpoint, n: number): void {
+    // handleBytes decodes at once, so the buffer is free again when it returns.
+    const r = n > ep.maxRequestBytes ? ep.oversize(n) : ep.handleBytes(this.#buf.subarray(0, n));
+    if (r === null) return;
+    const toLen = this.#fromLen[0];
+    if (typeof r === "string") return this.#send(fd, ep, r, this.#from, toLen);
+    // The reply comes later: keep a copy of the sender's address.
+    const to = this.#from.slice(0, toLen);
+    this.#busy++;
+    r.then((v) => {
+      if (v !== null && this.#fd === fd) this.#send(fd, ep, v, to, toLen);
+    }).catch((e) => this.#task?.log.error(`datagram request failed: ${errText(e)}`))
+      .finally(this.#done);
+  }
+
+  #send(fd: number, ep: Endpoint, reply: string, to: Uint8Array<ArrayBuffer>, toLen: number): void {
+    if (this.#transport === "unix" && toLen <= 2) {
       // An unbound unix client has no address to answer to.
       this.#sendErrors.inc();
       this.#warn?.warn("unbound", "cannot reply to a unix client that did not bind its socket");
@@ -278,35 +319,8 @@ export class DatagramListener implements Listener {
         errorReply(INTERNAL_ERROR, "Internal error", data, replyIdText(reply)),
       );
     }
-    if (to.transport === "unixpacket") return this.#sendUnix(to.path, bytes);
-    if (this.#sends >= MAX_PENDING_SENDS) {
-      this.#sendErrors.inc();
-      this.#warn?.warn("backlog", `reply dropped: ${MAX_PENDING_SENDS} replies wait to be sent`);
-      return;
-    }
-    this.#sends++;
-    this.#busy++;
-    conn.send(bytes, to).then(this.#sent, (e) => {
-      this.#sendErrors.inc();
-      this.#warn?.warn("send", `reply to ${peer(to)} not sent: ${errText(e)}`);
-      this.#sent();
-    });
-  }
-
-  /**
-   * Unix replies go out of a separate unbound socket, as in OpenSIPS:
-   * Deno's DatagramConn fails a send while another is in progress, and
-   * waits when the client's queue is full; this send never waits.
-   */
-  #sendUnix(path: string, bytes: Uint8Array<ArrayBuffer>): void {
-    if (this.#tx === undefined) return;
-    let addr = this.#addresses.get(path);
-    if (addr === undefined) {
-      if (this.#addresses.size >= ADDRESS_CACHE) this.#addresses.clear();
-      this.#addresses.set(path, addr = unixSocketAddress(path));
-    }
     try {
-      unixDatagramSend(this.#tx, addr, bytes);
+      datagramSend(fd, bytes, to, toLen);
     } catch (e) {
       this.#sendErrors.inc();
       const why = e instanceof SysError && e.code === "EAGAIN"
@@ -314,14 +328,12 @@ export class DatagramListener implements Listener {
         : e instanceof SysError && (e.code === "ENOENT" || e.code === "ECONNREFUSED")
         ? "it went away"
         : errText(e);
-      this.#warn?.warn("send", `reply to ${path} not sent: ${why}`);
+      this.#warn?.warn(
+        "send",
+        `reply to ${sockaddrText(to, toLen) || "(unbound)"} not sent: ${why}`,
+      );
     }
   }
-
-  readonly #sent = (): void => {
-    this.#sends--;
-    this.#done();
-  };
 
   readonly #done = (): void => {
     if (--this.#busy === 0 && this.#idle.length > 0) {
@@ -335,9 +347,4 @@ export class DatagramListener implements Listener {
     if (this.#busy === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
-}
-
-function peer(a: Deno.Addr): string {
-  if (a.transport === "udp" || a.transport === "tcp") return `${a.hostname}:${a.port}`;
-  return "path" in a ? a.path || "(unbound)" : a.transport;
 }
