@@ -149,6 +149,13 @@ export const configSpec = obj({
     max_depth: int(64, 1, 10000),
     max_batch: int(256, 1, 100000),
     max_concurrent: int(256, 1, 100000),
+    /**
+     * After answering a datagram or FIFO request, keep checking for the next
+     * one this long before sleeping: a client's next request is then served
+     * without a thread wake-up (about 3x the single-client rate). Bounded per
+     * burst; 0 turns it off where every CPU cycle belongs to the SIP router.
+     */
+    busy_poll_us: int(50, 0, 1000),
   }),
   fifo: obj({
     enabled: bool(true),
@@ -172,13 +179,6 @@ export const configSpec = obj({
     mode: str("0660", checkMode),
     user: str(""),
     group: str(""),
-    /**
-     * After answering, keep checking the socket for this long before
-     * sleeping: a client sending its next request gets it served without a
-     * thread wake-up (about 4x the single-client rate). Bounded per burst;
-     * 0 turns it off on hosts where every CPU cycle belongs to the SIP router.
-     */
-    busy_poll_us: int(50, 0, 1000),
     commands: policySpec,
   }),
   http: obj({

@@ -26,12 +26,14 @@ export class StartError extends Error {
 /** Every listener the config enables, in start order. */
 export function listenersFrom(mi: MiInstance, config: Config): Listener[] {
   const out: Listener[] = [];
-  if (config.fifo.enabled) out.push(new FifoListener(mi, config.fifo));
+  if (config.fifo.enabled) out.push(new FifoListener(mi, config.fifo, config.mi.busy_poll_us));
   if (config.datagram.enabled) {
     for (const entry of config.datagram.listen) {
       // The schema validated every address already.
       const addr = parseDatagramAddress(entry.address)!;
-      out.push(new DatagramListener(mi, config.datagram, addr, entry.commands));
+      out.push(
+        new DatagramListener(mi, config.datagram, addr, entry.commands, config.mi.busy_poll_us),
+      );
     }
   }
   if (config.http.enabled) out.push(new HttpListener(mi, config.http));

@@ -64,6 +64,8 @@ const SYMBOLS = {
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // Variadic in C; called without a mode (no O_CREAT), which every ABI Deno runs on allows.
+  open: { parameters: ["buffer", "i32"], result: "i32" },
   // Waits in a thread of Deno's blocking pool, so the event loop runs on.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
@@ -383,4 +385,26 @@ export function pollSet(fds: readonly number[]): PollSet {
     view.setInt16(i * 8 + 4, POLLIN, true);
   });
   return { buf, count: fds.length };
+}
+
+const O_RDWR = 2;
+
+/**
+ * Opens a FIFO read+write and non-blocking: the open never waits for a
+ * writer, reads never see EOF when writers close, and an empty FIFO reads
+ * as EAGAIN (so the caller waits with pollReadable).
+ */
+export function openFifoReadWrite(path: string): number {
+  const fd = libc().open(cString(path), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw new SysError("open", errno(), path);
+  return fd;
+}
+
+/** read(2) without waiting: bytes read, 0 at end of file, -1 when nothing is there yet. */
+export function readNow(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  const n = Number(libc().read(fd, buf, BigInt(buf.length)));
+  if (n >= 0) return n;
+  const e = errno();
+  if (e === 11 || e === 4) return -1;
+  throw new SysError("read", e);
 }

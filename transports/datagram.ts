@@ -4,7 +4,7 @@
 // - The listener owns its socket (sys/libc.ts): it waits for readiness in a
 //   pool thread, then receives and answers synchronously until the queue is
 //   empty, so a burst costs one wake-up, not two async operations per
-//   datagram. After a burst it keeps checking for `busy_poll_us` before
+//   datagram. After a burst it keeps checking for `mi.busy_poll_us` before
 //   sleeping again, and it yields to the event loop after 2 ms of
 //   continuous work so the other listeners are served.
 // - recvfrom with MSG_TRUNC reports a datagram's real length, so one over
@@ -99,8 +99,16 @@ export class DatagramListener implements Listener {
   readonly #buf = new Uint8Array(RECV_BUFFER);
   readonly #from = new Uint8Array(SOCKADDR_MAX);
   readonly #fromLen = new Uint32Array(1);
+  readonly #busyPollUs: number;
 
-  constructor(mi: MiInstance, cfg: DatagramConfig, addr: DatagramAddress, policy?: PolicyConfig) {
+  constructor(
+    mi: MiInstance,
+    cfg: DatagramConfig,
+    addr: DatagramAddress,
+    policy?: PolicyConfig,
+    busyPollUs = 0,
+  ) {
+    this.#busyPollUs = busyPollUs;
     this.#mi = mi;
     this.#cfg = cfg;
     this.#addr = addr;
@@ -245,7 +253,7 @@ export class DatagramListener implements Listener {
 
   async #receive(fd: number, wakeFd: number, ep: Endpoint): Promise<void> {
     const set = pollSet([fd, wakeFd]);
-    const spinMs = this.#cfg.busy_poll_us / 1000;
+    const spinMs = this.#busyPollUs / 1000;
     while (!this.#stopping) {
       let ready: number;
       try {

@@ -16,7 +16,7 @@ import type { Endpoint, MaybePromise, Reply } from "../mi/core.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Task } from "../mi/tasks.ts";
 import type { Counter } from "../mi/stats.ts";
-import { mkfifo } from "../sys/libc.ts";
+import { closeFd, mkfifo, openFifoReadWrite, pollReadable, pollSet, readNow } from "../sys/libc.ts";
 import { FifoFramer, type FramerSink } from "./fifo_framing.ts";
 import { applyOwner, type FileOwner, resolveOwner } from "./file_owner.ts";
 import {
@@ -42,6 +42,10 @@ const CHECK_INTERVAL_MS = 1000;
 /** Requests waiting for their client or their command at once; more are refused. */
 const MAX_PENDING = 1024;
 const READ_BUFFER = 64 * 1024;
+/** Continuous reading before the loop yields to the event loop (datagrams and HTTP wait meanwhile). */
+const MAX_BURST_MS = 2;
+/** The longest a readiness wait lasts before the loop checks whether it was closed. */
+const POLL_TIMEOUT_MS = 500;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -83,7 +87,7 @@ function randomHex(bytes: number): string {
 class FifoReader {
   readonly id: FileId;
   readonly done: Promise<void>;
-  readonly #file: Deno.FsFile;
+  readonly #fd: number;
   readonly #ctl: number;
   readonly #marker: Uint8Array;
   #closed = false;
@@ -95,42 +99,66 @@ class FifoReader {
     path: string,
     id: FileId,
     sink: FramerSink,
-    maxRequestBytes: number,
+    opts: { maxRequestBytes: number; busyPollUs: number },
     onError: (e: unknown) => void,
   ) {
     this.id = id;
-    this.#file = Deno.openSync(path, { read: true, write: true });
+    this.#fd = openFifoReadWrite(path);
     try {
       // Succeeds at once: we are a reader of this FIFO now.
       this.#ctl = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (e) {
-      this.#file.close();
+      closeFd(this.#fd);
       throw e;
     }
     this.#marker = encoder.encode("\0" + randomHex(16) + "\n");
-    const framer = new FifoFramer(sink, { maxRequestBytes, marker: this.#marker });
-    this.done = this.#loop(framer, onError);
+    const framer = new FifoFramer(sink, {
+      maxRequestBytes: opts.maxRequestBytes,
+      marker: this.#marker,
+    });
+    this.done = this.#loop(framer, opts.busyPollUs / 1000, onError);
   }
 
-  async #loop(framer: FifoFramer, onError: (e: unknown) => void): Promise<void> {
+  /**
+   * Waits for input in a pool thread, then reads synchronously until the
+   * FIFO stays empty for spinMs (the next request of a client that just got
+   * its reply is read without another wake-up) or MAX_BURST_MS pass.
+   */
+  async #loop(framer: FifoFramer, spinMs: number, onError: (e: unknown) => void): Promise<void> {
     const buf = new Uint8Array(READ_BUFFER);
+    const set = pollSet([this.#fd]);
     try {
-      while (!framer.stopped) {
-        const n = await this.#file.read(buf);
-        if (n === null) {
-          if (!this.#stopping) this.failure = "unexpected end of file";
-          break;
-        }
-        try {
-          // The framer copies what it keeps, so the buffer is reused.
-          framer.push(buf.subarray(0, n));
-        } catch (e) {
-          // A bug in handling one request must not stop the FIFO.
-          onError(e);
+      while (!framer.stopped && !this.#closed) {
+        // A timeout, so a FIFO closed by a stop's deadline never strands the wait.
+        if (await pollReadable(set, POLL_TIMEOUT_MS) <= 0 || this.#closed) continue;
+        const start = performance.now();
+        let idleSince = -1;
+        while (!framer.stopped && !this.#closed) {
+          const n = readNow(this.#fd, buf);
+          if (n < 0) {
+            const t = performance.now();
+            if (spinMs <= 0) break;
+            if (idleSince < 0) idleSince = t;
+            else if (t - idleSince >= spinMs || t - start >= MAX_BURST_MS) break;
+            continue;
+          }
+          if (n === 0) {
+            if (!this.#stopping) this.failure = "unexpected end of file";
+            return;
+          }
+          idleSince = -1;
+          try {
+            // The framer copies what it keeps, so the buffer is reused.
+            framer.push(buf.subarray(0, n));
+          } catch (e) {
+            // A bug in handling one request must not stop the FIFO.
+            onError(e);
+          }
+          if (performance.now() - start >= MAX_BURST_MS) break;
         }
       }
     } catch (e) {
-      // Closed under us after a stop's deadline, or a read error.
+      // A read error.
       if (!this.#stopping) this.failure = errText(e);
     } finally {
       this.#close();
@@ -162,11 +190,7 @@ class FifoReader {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#file.close();
-    } catch {
-      // The read loop closed it already.
-    }
+    closeFd(this.#fd);
     try {
       closeSync(this.#ctl);
     } catch {
@@ -196,8 +220,10 @@ export class FifoListener implements Listener {
   readonly #timeouts: Counter;
   readonly #garbage: Counter;
   readonly #recreated: Counter;
+  readonly #busyPollUs: number;
 
-  constructor(mi: MiInstance, cfg: FifoConfig) {
+  constructor(mi: MiInstance, cfg: FifoConfig, busyPollUs = 0) {
+    this.#busyPollUs = busyPollUs;
     this.#mi = mi;
     this.#cfg = cfg;
     this.name = `fifo:${cfg.path}`;
@@ -316,7 +342,7 @@ export class FifoListener implements Listener {
         path,
         id,
         this.#sink(),
-        this.#max(),
+        { maxRequestBytes: this.#max(), busyPollUs: this.#busyPollUs },
         (e) => this.#task?.log.error(`FIFO request failed: ${errText(e)}`),
       );
     } catch (e) {
