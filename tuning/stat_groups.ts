@@ -9,7 +9,7 @@ import type { HostFs } from "../sys/hostfs.ts";
 import type { StatsRegistry } from "../mi/stats.ts";
 import { readInterrupts } from "./irq.ts";
 import { nicNetDir, readNicCounters } from "./nic.ts";
-import { readSockets, readSoftirqs, readSoftnet, readUdp } from "./stats.ts";
+import { readSockets, readSoftirqs, readSoftnet, readUdp4, readUdp6 } from "./stats.ts";
 
 /** Statistic names allow [A-Za-z0-9_.-]; anything else (s390x `I/O`) becomes `_`. */
 export function statName(s: string): string {
@@ -69,7 +69,7 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
   });
 
   guarded("udp", async () => {
-    const { udp } = await readUdp(fs);
+    const udp = await readUdp4(fs);
     const out: [string, number][] = Object.entries(udp ?? {}).map(([k, v]) => [statName(k), v]);
     const sockets = await readSockets(fs, opts.ports());
     for (const port of opts.ports()) {
@@ -81,7 +81,7 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
   });
 
   guarded("udp6", async () => {
-    const { udp6 } = await readUdp(fs);
+    const udp6 = await readUdp6(fs);
     return Object.entries(udp6 ?? {}).map(([k, v]) => [statName(k), v]);
   });
 

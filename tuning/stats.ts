@@ -58,17 +58,23 @@ export async function readSoftnet(fs: HostFs): Promise<Softnet | null> {
   return parseSoftnet(text, "/proc/net/softnet_stat", online?.toArray());
 }
 
+/** Udp counters of /proc/net/snmp by header name; null when the file is absent. */
+export async function readUdp4(fs: HostFs): Promise<Record<string, number> | null> {
+  const snmp = await fs.readTextIfExists("/proc/net/snmp");
+  return snmp === undefined ? null : parseSnmp(snmp, "/proc/net/snmp").get("Udp") ?? null;
+}
+
+/** Udp6 counters of /proc/net/snmp6; null when the file is absent. */
+export async function readUdp6(fs: HostFs): Promise<Record<string, number> | null> {
+  const snmp6 = await fs.readTextIfExists("/proc/net/snmp6");
+  return snmp6 === undefined ? null : parseSnmp6(snmp6, "Udp6", "/proc/net/snmp6");
+}
+
 export async function readUdp(
   fs: HostFs,
 ): Promise<{ udp: Record<string, number> | null; udp6: Record<string, number> | null }> {
-  const [snmp, snmp6] = await Promise.all([
-    fs.readTextIfExists("/proc/net/snmp"),
-    fs.readTextIfExists("/proc/net/snmp6"),
-  ]);
-  return {
-    udp: snmp === undefined ? null : parseSnmp(snmp, "/proc/net/snmp").get("Udp") ?? null,
-    udp6: snmp6 === undefined ? null : parseSnmp6(snmp6, "Udp6", "/proc/net/snmp6"),
-  };
+  const [udp, udp6] = await Promise.all([readUdp4(fs), readUdp6(fs)]);
+  return { udp, udp6 };
 }
 
 export async function readSockets(fs: HostFs, ports: readonly number[]): Promise<UdpSocket[]> {
