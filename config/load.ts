@@ -10,6 +10,7 @@ import {
 } from "jsonc-parser";
 import { type Config, configSpec, isLoopbackHost, parseHostPort } from "./schema.ts";
 import { type ConfigProblem, defaults, type Infer, type Spec, validate } from "./spec.ts";
+import { resolve } from "node:path";
 import { HostFsError, hostRoot } from "../sys/hostfs.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/sipmi/sipmi.jsonc";
@@ -112,7 +113,8 @@ function findOffset(tree: Node, path: string[]): number {
  * path is used when present and the embedded defaults otherwise.
  */
 export async function loadConfig(path?: string): Promise<LoadedConfig> {
-  const file = path ?? DEFAULT_CONFIG_PATH;
+  // A relative --config is relative to the working directory, as in any shell tool.
+  const file = resolve(path ?? DEFAULT_CONFIG_PATH);
   let text: string;
   try {
     text = await hostRoot.readText(file);

@@ -113,6 +113,14 @@ Deno.test("loadConfig: an explicit missing file is an error; the default path fa
     const { config, source } = await loadConfig(`${dir}/c.jsonc`);
     assert.equal(config.log_level, 4);
     assert.equal(source, `${dir}/c.jsonc`);
+    // A relative path is relative to the working directory.
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      assert.equal((await loadConfig("c.jsonc")).source, `${dir}/c.jsonc`);
+    } finally {
+      Deno.chdir(cwd);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
