@@ -13,7 +13,8 @@ export interface Row {
   label: string;
   kind: RowKind;
   clients: number;
-  request: "trivial" | "large";
+  /** trivial: uptime; large: all statistics; memory: statistics kept in memory only. */
+  request: "trivial" | "large" | "memory";
 }
 
 export interface LoadResult {
@@ -47,7 +48,7 @@ export async function runLoad(
   const reqFile = `${opts.dir}/${peer.name}-${row.request}.json`;
   await Deno.writeTextFile(
     reqFile,
-    JSON.stringify(row.request === "large" ? peer.large : peer.trivial),
+    JSON.stringify(peer[row.request]),
   );
   const s = String(opts.seconds), max = String(opts.maxRequests);
   let cmd: string, args: string[];

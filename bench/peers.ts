@@ -16,9 +16,10 @@ export interface RunningPeer {
   fifo: { path: string; replyDir: string; framing: FifoFraming };
   /** The unix datagram socket, where the peer has one in this setup. */
   unix?: string;
-  /** The trivial command and a command with a multi-kilobyte reply. */
+  /** The trivial command, a command with a multi-kilobyte reply, and one whose reply comes from memory only. */
   trivial: Record<string, unknown>;
   large: Record<string, unknown>;
+  memory: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
@@ -31,6 +32,15 @@ export interface PeerDef {
 
 const BENCH = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The V8 flags of `deno task start` (deno.json), so the bench runs the daemon as operators do. */
+async function startFlags(): Promise<string[]> {
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks as Record<
+    string,
+    string
+  >;
+  return tasks.start.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+}
 
 function freePort(transport: "tcp" | "udp"): number {
   if (transport === "tcp") {
@@ -134,7 +144,15 @@ export const sipmiPeer: PeerDef = {
     await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
     const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}main.ts`, "serve", "--config", `${dir}/sipmi.jsonc`],
+      args: [
+        "run",
+        "-A",
+        ...await startFlags(),
+        `${ROOT}main.ts`,
+        "serve",
+        "--config",
+        `${dir}/sipmi.jsonc`,
+      ],
       cwd: ROOT,
       stdin: "null",
       stdout: "null",
@@ -154,6 +172,8 @@ export const sipmiPeer: PeerDef = {
       unix: `${dir}/sipmi.sock`,
       trivial,
       large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
+      // `all` also reads host counters from /proc live; these groups are counters in memory.
+      memory: { jsonrpc: "2.0", method: "get_statistics", params: [["mi:", "core:"]], id: 1 },
       async stop() {
         signal(child.pid, "SIGTERM");
         await child.status;
@@ -201,6 +221,7 @@ export const kamailioPeer: PeerDef = {
       fifo: { path: "/tmp/kamailio_rpc.fifo", replyDir: "/tmp", framing: "kamailio" },
       trivial,
       large: { jsonrpc: "2.0", method: "stats.get_statistics", params: ["all"], id: 1 },
+      memory: { jsonrpc: "2.0", method: "stats.get_statistics", params: ["all"], id: 1 },
       async stop() {
         signal(pid, "SIGTERM");
         if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
@@ -246,6 +267,7 @@ export const opensipsPeer: PeerDef = {
       fifo: { path: "/tmp/opensips_bench_fifo", replyDir: "/tmp", framing: "opensips" },
       trivial,
       large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
+      memory: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
       async stop() {
         signal(pid, "SIGTERM");
         if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");

@@ -45,6 +45,13 @@ const ROWS: Row[] = [
   },
   { id: "fifo-large", label: "FIFO, large reply", kind: "fifo-pre", clients: 1, request: "large" },
   { id: "http-large", label: "HTTP, large reply", kind: "http", clients: 1, request: "large" },
+  {
+    id: "http-memory",
+    label: "HTTP, in-memory statistics",
+    kind: "http",
+    clients: 1,
+    request: "memory",
+  },
 ];
 
 interface Measured extends LoadResult {
@@ -112,8 +119,8 @@ const ratio = (a: number, b: number) =>
 
 function table(results: Measured[], peers: string[]): string {
   const lines = [
-    "| row | server | req/s | p50 ms | p99 ms | errors | CPU s / 1k req | RSS MB before → after (PSS) | sipmi/peer req/s | sipmi/peer p50 |",
-    "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    "| row | server | req/s | p50 ms | p99 ms | errors | reply bytes | CPU s / 1k req | RSS MB before → after (PSS) | sipmi/peer req/s | sipmi/peer p50 |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
   ];
   for (const row of ROWS) {
     const s = results.find((r) => r.row === row.id && r.peer === "sipmi");
@@ -125,7 +132,7 @@ function table(results: Measured[], peers: string[]): string {
         `| ${p === peers[0] ? row.label : ""} | ${p} | ${fmt(r.rps, 0)} | ${fmt(r.p50_ms, 3)} | ${
           fmt(r.p99_ms, 3)
         } | ` +
-          `${r.errors} | ${fmt(r.cpu_s_per_1k, 3)} | ${fmt(r.rss_mb_before)} → ${
+          `${r.errors} | ${r.reply_bytes} | ${fmt(r.cpu_s_per_1k, 3)} | ${fmt(r.rss_mb_before)} → ${
             fmt(r.rss_mb_after)
           } (${fmt(r.pss_mb_after)}) | ` +
           `${isPeer ? ratio(s.rps, r.rps) : ""} | ${isPeer ? ratio(s.p50_ms, r.p50_ms) : ""} |`,

@@ -15,7 +15,7 @@ export async function runSoak(total: number): Promise<void> {
   const loadgen = await buildLoadgen();
   const dir = await Deno.makeTempDir({ prefix: "sipmi-soak-" });
   const peer = await sipmiPeer.start(dir);
-  const ROUNDS = 10;
+  const ROUNDS = Math.max(10, Math.min(100, Math.round(total / 100_000)));
   const perRound = Math.ceil(total / ROUNDS);
   const req = `${dir}/req.json`;
   await Deno.writeTextFile(req, JSON.stringify(peer.trivial));
@@ -47,7 +47,18 @@ export async function runSoak(total: number): Promise<void> {
       ) => ["fifo", peer.fifo.path, peer.fifo.replyDir, "pre", "opensips", "300", String(n), r],
     },
   ];
+  // The daemon's own view of its V8 heap, to tell a leak (heap grows) from allocator settling (only RSS).
+  const heapMb = async () => {
+    const r = await fetch(`http://127.0.0.1:${peer.http.port}${peer.http.path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body:
+        '{"jsonrpc":"2.0","method":"get_statistics","params":[["core:heap_used_bytes"]],"id":1}',
+    });
+    return (await r.json()).result["core:heap_used_bytes"] / 1048576;
+  };
   const rss: number[] = [(await memory([peer.pid])).rssMb];
+  const heap: number[] = [await heapMb()];
   let sent = 0, errors = 0;
   const started = Date.now();
   try {
@@ -69,10 +80,12 @@ export async function runSoak(total: number): Promise<void> {
         errors += r.errors;
       }
       rss.push((await memory([peer.pid])).rssMb);
+      heap.push(await heapMb());
       console.error(
         `soak: round ${round}: ${sent} requests, ${errors} errors, RSS ${
           rss.at(-1)!.toFixed(1)
-        } MB`,
+        } MB, ` +
+          `V8 heap used ${heap.at(-1)!.toFixed(1)} MB`,
       );
     }
   } finally {
@@ -92,5 +105,6 @@ export async function runSoak(total: number): Promise<void> {
     }, end ${rss.at(-1)!.toFixed(1)}`,
   );
   console.log(`RSS by round: ${rss.map((r) => r.toFixed(1)).join(", ")}`);
+  console.log(`V8 heap used by round: ${heap.map((r) => r.toFixed(1)).join(", ")}`);
   if (errors > 0) Deno.exitCode = 1;
 }
