@@ -121,6 +121,45 @@ async function daemonize(
   }
 }
 
+/**
+ * Starts a C server that forks into the background and writes a pid file
+ * (`-P`), waits until it answers over HTTP, and reads its version line.
+ */
+async function startForking(opts: {
+  name: string;
+  bin: string;
+  args: string[];
+  dir: string;
+  probe: { port: number; path: string; request: Record<string, unknown> };
+  versionArgs: string[];
+}): Promise<Pick<RunningPeer, "name" | "version" | "pid" | "stop">> {
+  const pidFile = `${opts.dir}/${opts.name}.pid`;
+  const out = await daemonize(
+    opts.bin,
+    [...opts.args, "-P", pidFile],
+    `${opts.dir}/${opts.name}.log`,
+  );
+  if (!out.success) throw new Error(`${opts.name} did not start: ${out.log}`);
+  const pid = Number((await Deno.readTextFile(pidFile)).trim());
+  const stop = async () => {
+    signal(pid, "SIGTERM");
+    if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
+  };
+  try {
+    await waitFor(
+      opts.name,
+      () => httpAnswers(opts.probe.port, opts.probe.path, opts.probe.request),
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const v = await new Deno.Command(opts.bin, { args: opts.versionArgs, stdout: "piped" }).output();
+  const version = new TextDecoder().decode(v.stdout).split("\n")[0].replace(/^version:\s*/, "")
+    .trim();
+  return { name: opts.name, version, pid, stop };
+}
+
 function signal(pid: number, sig: Deno.Signal): void {
   try {
     Deno.kill(pid, sig);
@@ -191,41 +230,23 @@ export const kamailioPeer: PeerDef = {
       : "kamailio is not installed (apt-get install kamailio)";
   },
   async start(dir) {
-    const cfg = `${BENCH}kamailio.cfg`;
-    const pidFile = `${dir}/kamailio.pid`;
-    const out = await daemonize("kamailio", [
-      "-f",
-      cfg,
-      "-P",
-      pidFile,
-      "-u",
-      "root",
-      "-g",
-      "root",
-      "-w",
-      dir,
-    ], `${dir}/kamailio.log`);
-    if (!out.success) throw new Error(`kamailio did not start: ${out.log}`);
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
     const trivial = { jsonrpc: "2.0", method: "core.uptime", id: 1 };
-    await waitFor("kamailio", () => httpAnswers(5071, "/RPC", trivial));
-    const version = new TextDecoder().decode(
-      (await new Deno.Command("kamailio", { args: ["-v"], stdout: "piped" }).output()).stdout,
-    ).split("\n")[0].replace(/^version:\s*/, "").trim();
-    return {
+    const d = await startForking({
       name: "kamailio",
-      version,
-      pid,
+      bin: "kamailio",
+      args: ["-f", `${BENCH}kamailio.cfg`, "-u", "root", "-g", "root", "-w", dir],
+      dir,
+      probe: { port: 5071, path: "/RPC", request: trivial },
+      versionArgs: ["-v"],
+    });
+    return {
+      ...d,
       udp: { host: "127.0.0.1", port: 8090 },
       http: { port: 5071, path: "/RPC" },
       fifo: { path: "/tmp/kamailio_rpc.fifo", replyDir: "/tmp", framing: "kamailio" },
       trivial,
       large: { jsonrpc: "2.0", method: "stats.get_statistics", params: ["all"], id: 1 },
       memory: { jsonrpc: "2.0", method: "stats.get_statistics", params: ["all"], id: 1 },
-      async stop() {
-        signal(pid, "SIGTERM");
-        if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
-      },
     };
   },
 };
@@ -241,37 +262,28 @@ export const opensipsPeer: PeerDef = {
     return Promise.resolve(undefined);
   },
   async start(dir) {
-    const bin = Deno.env.get("SIPMI_BENCH_OPENSIPS")!;
     const mpath = Deno.env.get("SIPMI_BENCH_OPENSIPS_MPATH")!;
     const cfg = `${dir}/opensips.cfg`;
-    const text = (await Deno.readTextFile(`${BENCH}opensips.cfg`)).replace(
-      "@MPATH@",
-      mpath.replace(/\/?$/, "/"),
-    );
+    const text = (await Deno.readTextFile(`${BENCH}opensips.cfg`))
+      .replace("@MPATH@", mpath.replace(/\/?$/, "/"));
     await Deno.writeTextFile(cfg, text);
-    const pidFile = `${dir}/opensips.pid`;
-    const out = await daemonize(bin, ["-f", cfg, "-P", pidFile, "-w", dir], `${dir}/opensips.log`);
-    if (!out.success) throw new Error(`opensips did not start: ${out.log}`);
-    const pid = Number((await Deno.readTextFile(pidFile)).trim());
     const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
-    await waitFor("opensips", () => httpAnswers(8892, "/mi", trivial));
-    const version = new TextDecoder().decode(
-      (await new Deno.Command(bin, { args: ["-V"], stdout: "piped" }).output()).stdout,
-    ).split("\n")[0].trim();
-    return {
+    const d = await startForking({
       name: "opensips",
-      version,
-      pid,
+      bin: Deno.env.get("SIPMI_BENCH_OPENSIPS")!,
+      args: ["-f", cfg, "-w", dir],
+      dir,
+      probe: { port: 8892, path: "/mi", request: trivial },
+      versionArgs: ["-V"],
+    });
+    return {
+      ...d,
       udp: { host: "127.0.0.1", port: 8091 },
       http: { port: 8892, path: "/mi" },
       fifo: { path: "/tmp/opensips_bench_fifo", replyDir: "/tmp", framing: "opensips" },
       trivial,
       large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
       memory: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
-      async stop() {
-        signal(pid, "SIGTERM");
-        if (!await processGone(pid, 5000)) signal(pid, "SIGKILL");
-      },
     };
   },
 };

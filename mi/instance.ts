@@ -41,8 +41,17 @@ export function createMi(opts: MiOptions = {}): MiInstance {
 
   stats.computed("core", "uptime", () => Math.floor((Date.now() - startedAt.getTime()) / 1000));
   stats.computed("core", "timestamp", () => Math.floor(Date.now() / 1000));
-  stats.computed("core", "rss_bytes", () => Deno.memoryUsage().rss);
-  stats.computed("core", "heap_used_bytes", () => Deno.memoryUsage().heapUsed);
+  // Deno.memoryUsage() costs about 9 µs; both stats of one read share a call.
+  let mem: Deno.MemoryUsage | undefined;
+  const memory = () => {
+    if (mem === undefined) {
+      mem = Deno.memoryUsage();
+      queueMicrotask(() => mem = undefined);
+    }
+    return mem;
+  };
+  stats.computed("core", "rss_bytes", () => memory().rss);
+  stats.computed("core", "heap_used_bytes", () => memory().heapUsed);
 
   const env = {
     registry,

@@ -143,12 +143,7 @@ export class StatsRegistry {
     const key = group.toLowerCase();
     const g = this.#groups.get(key);
     if (g) {
-      return [...g.stats.values()].map((s) => ({
-        group: g.name,
-        name: s.name,
-        value: s.value(),
-        incremental: s.incremental,
-      }));
+      return [...g.stats.values()].map((s) => valueOf(g.name, s));
     }
     const c = this.#collectors.get(key);
     if (!c) return [];
@@ -166,19 +161,30 @@ export class StatsRegistry {
 
   /**
    * Resolves one item of a statistics request: `all`, `group:`, `group:name`
-   * or a bare name (the first stat of that name across groups).
+   * or a bare name (the first stat of that name across groups). A single
+   * registered stat is read alone, not by computing its whole group.
    */
   async lookup(item: string): Promise<StatValue[]> {
     if (item === "all") return await this.all();
     const colon = item.indexOf(":");
     if (colon > 0 && colon === item.length - 1) return await this.group(item.slice(0, -1));
+    const name = (colon > 0 ? item.slice(colon + 1) : item).toLowerCase();
     if (colon > 0) {
-      const name = item.slice(colon + 1).toLowerCase();
-      return (await this.group(item.slice(0, colon))).filter((s) => s.name.toLowerCase() === name);
+      const gname = item.slice(0, colon).toLowerCase();
+      const g = this.#groups.get(gname);
+      if (g) {
+        const st = g.stats.get(name);
+        return st ? [valueOf(g.name, st)] : [];
+      }
+      if (!this.#collectors.has(gname)) return [];
+      return (await this.group(gname)).filter((v) => v.name.toLowerCase() === name);
     }
-    const name = item.toLowerCase();
-    for (const g of this.groups()) {
-      const hit = (await this.group(g)).find((s) => s.name.toLowerCase() === name);
+    for (const g of this.#groups.values()) {
+      const st = g.stats.get(name);
+      if (st) return [valueOf(g.name, st)];
+    }
+    for (const c of this.#collectors.values()) {
+      const hit = (await this.group(c.name)).find((v) => v.name.toLowerCase() === name);
       if (hit) return [hit];
     }
     return [];
@@ -214,6 +220,10 @@ export class StatsRegistry {
   resetAll(): void {
     for (const g of this.#groups.values()) for (const s of g.stats.values()) s.reset();
   }
+}
+
+function valueOf(group: string, s: Stat): StatValue {
+  return { group, name: s.name, value: s.value(), incremental: s.incremental };
 }
 
 function checkName(n: string): void {
