@@ -32,37 +32,39 @@ export async function run(args: string[]): Promise<number> {
   log.info(`sipmi starting (config: ${source ?? "embedded defaults"})`);
   // Listen for signals first: a SIGTERM during startup still stops cleanly.
   const stop = Promise.withResolvers<string>();
-  const onInt = () => stop.resolve("SIGINT");
-  const onTerm = () => stop.resolve("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
+  let stopping = false;
+  const onSignal = (name: string) => () => {
+    if (stopping) return log.notice(`${name}: already stopping`);
+    stopping = true;
+    stop.resolve(name);
+  };
+  // The listeners stay until the process exits: a second SIGTERM during or
+  // right after the shutdown (systemd, an impatient operator) must not kill
+  // the process with the default action and turn a clean stop into exit 143.
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  const daemon = new Daemon(mi, listenersFrom(mi, config));
   try {
-    const daemon = new Daemon(mi, listenersFrom(mi, config));
-    try {
-      await daemon.start();
-    } catch (e) {
-      if (!(e instanceof StartError)) throw e;
-      for (const c of e.causes) log.error(`cannot start listener ${c}`);
+    await daemon.start();
+  } catch (e) {
+    if (!(e instanceof StartError)) throw e;
+    for (const c of e.causes) log.error(`cannot start listener ${c}`);
+    return EXIT_FAIL;
+  }
+  const ep = mi.core.endpoint({ transport: "startup", log });
+  for (const call of config.startup) {
+    const reply = await runCall(ep, call);
+    if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
+      log.error(`startup call ${call.method} failed: ${reply}`);
+      await daemon.stop(config.service.shutdown_timeout_ms);
       return EXIT_FAIL;
     }
-    const ep = mi.core.endpoint({ transport: "startup", log });
-    for (const call of config.startup) {
-      const reply = await runCall(ep, call);
-      if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
-        log.error(`startup call ${call.method} failed: ${reply}`);
-        await daemon.stop(config.service.shutdown_timeout_ms);
-        return EXIT_FAIL;
-      }
-      log.info(`startup call ${call.method}: ${reply}`);
-    }
-    log.notice(`sipmi ready (${daemon.running.join(", ") || "no listeners"})`);
-    const signal = await stop.promise;
-    log.notice(`${signal}: stopping`);
-    await daemon.stop(config.service.shutdown_timeout_ms);
-    log.notice("sipmi stopped");
-    return EXIT_OK;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
+    log.info(`startup call ${call.method}: ${reply}`);
   }
+  log.notice(`sipmi ready (${daemon.running.join(", ") || "no listeners"})`);
+  const signal = await stop.promise;
+  log.notice(`${signal}: stopping`);
+  await daemon.stop(config.service.shutdown_timeout_ms);
+  log.notice("sipmi stopped");
+  return EXIT_OK;
 }

@@ -237,3 +237,27 @@ Deno.test("lifecycle: stale FIFO and socket are replaced; mode and owner; unknow
   assert.equal(rb.code, 1);
   assert.match(rb.stderr, /fifo.reply_dir .*nope\/ does not exist/);
 });
+
+Deno.test("lifecycle: a second SIGTERM during the shutdown still ends in a clean exit 0", async () => {
+  await using d = await startDaemon((c) => ({ ...c, service: { shutdown_timeout_ms: 1500 } }));
+  // An HTTP request whose body never completes keeps the shutdown waiting.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: d.httpPort });
+  try {
+    await conn.write(enc.encode(
+      "POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    ));
+    await new Promise((r) => setTimeout(r, 100));
+    d.proc.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    const stopped = await d.stop("SIGTERM");
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stderr, /SIGTERM: already stopping/);
+    assert.match(stopped.stderr, /sipmi stopped/);
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the server.
+    }
+  }
+});
