@@ -9,6 +9,8 @@ import { requestText, runCall } from "../mi/script.ts";
 import { TransportError } from "../transports/client.ts";
 import { callTarget, defaultTarget, describeTarget, parseTarget, type Target } from "./target.ts";
 import { wordsToParams } from "./mi_args.ts";
+import { resolve } from "node:path";
+import { hostRoot } from "../sys/hostfs.ts";
 import {
   eprint,
   EXIT_FAIL,
@@ -142,7 +144,7 @@ function chooseTarget(
   let token = v.token;
   if (token === undefined && v["token-file"] !== undefined) {
     try {
-      token = Deno.readTextFileSync(v["token-file"]).split("\n")[0].trim();
+      token = hostRoot.readTextSync(resolve(v["token-file"])).split("\n")[0].trim();
     } catch (e) {
       throw new UsageError(`cannot read --token-file: ${(e as Error).message}`);
     }

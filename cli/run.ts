@@ -8,6 +8,8 @@ import { buildMi } from "../app.ts";
 import { runCall } from "../mi/script.ts";
 import { EXIT_FAIL, EXIT_OK, parseOptions, UsageError } from "./common.ts";
 import { ConfigError } from "../config/load.ts";
+import { resolve } from "node:path";
+import { hostRoot } from "../sys/hostfs.ts";
 
 export const usage = `Usage: sipmi run [OPTIONS] FILE.jsonc
 
@@ -40,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
   const file = positionals[0];
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = await hostRoot.readText(resolve(file));
   } catch (e) {
     throw new ConfigError([`${file}: cannot read: ${(e as Error).message}`]);
   }

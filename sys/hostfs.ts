@@ -154,6 +154,21 @@ export class HostFs {
   }
 
   /**
+   * A synchronous read for the daemon's own small files on the host (a
+   * token file under /etc/sipmi): callers that cannot wait, on "/" only.
+   */
+  readTextSync(path: string): string {
+    if (!this.isHost) {
+      throw new Error("HostFs.readTextSync reads the host itself, not a fixture root");
+    }
+    try {
+      return Deno.readTextFileSync(this.real(path));
+    } catch (e) {
+      throw new HostFsError(path, "read", e);
+    }
+  }
+
+  /**
    * The file's text, or undefined when it does not exist. Some sysfs files
    * exist but fail to read with ENOENT (a single-queue NIC's xps_cpus); they
    * count as absent too.

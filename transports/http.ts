@@ -23,6 +23,7 @@ import { errorReply, INTERNAL_ERROR, INVALID_REQUEST } from "../mi/jsonrpc.ts";
 import type { Task } from "../mi/tasks.ts";
 import type { Counter } from "../mi/stats.ts";
 import { errText, type Listener, ListenerError, toPolicy, within } from "./listener.ts";
+import { hostRoot } from "../sys/hostfs.ts";
 
 export type HttpConfig = Config["http"];
 
@@ -226,7 +227,7 @@ export function configToken(cfg: HttpConfig): string {
   if (cfg.auth.token_file !== "") {
     let text: string;
     try {
-      text = Deno.readTextFileSync(cfg.auth.token_file);
+      text = hostRoot.readTextSync(cfg.auth.token_file);
     } catch (e) {
       throw new Error(`cannot read http.auth.token_file ${cfg.auth.token_file}: ${errText(e)}`);
     }
