@@ -69,7 +69,7 @@ export async function guarded(name: string, body: () => Promise<number>): Promis
       return EXIT_USAGE;
     }
     if (e instanceof ConfigError) {
-      eprint(`sipmi ${name}: bad configuration:\n${e.problems.map((p) => `  ${p}`).join("\n")}`);
+      eprint(`sipmi ${name}: bad ${e.what}:\n${e.problems.map((p) => `  ${p}`).join("\n")}`);
       return EXIT_FAIL;
     }
     throw e;

@@ -44,9 +44,9 @@ export async function run(args: string[]): Promise<number> {
   try {
     text = await hostRoot.readText(resolve(file));
   } catch (e) {
-    throw new ConfigError([`${file}: cannot read: ${(e as Error).message}`]);
+    throw new ConfigError([`${file}: cannot read: ${(e as Error).message}`], "calls file");
   }
-  const calls = parseJsonc(list(callSpec, []), text, file);
+  const calls = parseJsonc(list(callSpec, []), text, file, undefined, "calls file");
   const { config } = await loadConfig(values.config);
   const mi = buildMi(config, { argv: ["sipmi", "run", ...args] });
   const ep = mi.core.endpoint({ transport: "script", log: mi.attendant.log });

@@ -17,10 +17,13 @@ export const DEFAULT_CONFIG_PATH = "/etc/sipmi/sipmi.jsonc";
 
 export class ConfigError extends Error {
   readonly problems: string[];
-  constructor(problems: string[]) {
+  /** What was read: "configuration", or another JSONC input such as a calls file. */
+  readonly what: string;
+  constructor(problems: string[], what = "configuration") {
     super(problems.join("\n"));
     this.name = "ConfigError";
     this.problems = problems;
+    this.what = what;
   }
 }
 
@@ -48,6 +51,7 @@ export function parseJsonc<S extends Spec>(
   text: string,
   file: string,
   extra?: Check<S>,
+  what?: string,
 ): Infer<S> {
   // A file of only comments and blank lines means "all defaults".
   if (stripComments(text).trim() === "") return defaults(spec);
@@ -62,7 +66,7 @@ export function parseJsonc<S extends Spec>(
     const lines = errors.map((e) =>
       `${where(e.offset)}: syntax error: ${printParseErrorCode(e.error)}`
     );
-    throw new ConfigError([...new Set(lines)]);
+    throw new ConfigError([...new Set(lines)], what);
   }
   if (tree === undefined) return defaults(spec);
   const { value, problems } = validate(spec, tree);
@@ -70,6 +74,7 @@ export function parseJsonc<S extends Spec>(
   if (problems.length > 0) {
     throw new ConfigError(
       problems.map((p) => `${where(p.offset)}: '${p.key || "(top level)"}' ${p.message}`),
+      what,
     );
   }
   return value;

@@ -231,11 +231,6 @@ export function unixDatagramSend(
   }
 }
 
-/** The sockaddr_un of a path, to reuse for many sends. */
-export function unixSocketAddress(path: string): Uint8Array<ArrayBuffer> {
-  return unixAddress(path);
-}
-
 export function closeFd(fd: number): void {
   libc().close(fd);
 }
@@ -259,7 +254,7 @@ const POLLIN = 1;
 export const SOCKADDR_MAX = 128;
 
 /** The sockaddr of an IP literal (`127.0.0.1`, `::1`; `localhost` is 127.0.0.1). */
-export function inetAddress(host: string, port: number): Uint8Array<ArrayBuffer> {
+function inetAddress(host: string, port: number): Uint8Array<ArrayBuffer> {
   const h = host === "localhost" ? "127.0.0.1" : host;
   const v6 = h.includes(":");
   const addr = new Uint8Array(v6 ? 28 : 16);

@@ -69,6 +69,7 @@ Deno.test("sipmi run: every call's reply on its own line; stops at the first err
     const broken = await sipmi("run", `${dir}/broken.jsonc`);
     assert.equal(broken.code, 1);
     assert.match(broken.err, /broken\.jsonc:2:3: '\[0\]' unknown key 'parms'/);
+    assert.match(broken.err, /^sipmi run: bad calls file:/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -50,6 +50,14 @@ async function plainInterrupts(): Promise<
   return { ncpu, rows };
 }
 
+/** Kills a python helper child and releases its pipes. */
+async function stopChild(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdin.close().catch(() => {});
+  await child.stdout.cancel().catch(() => {});
+}
+
 Deno.test({
   name: "host: irq_list agrees with a plain read of /proc/interrupts",
   ignore,
@@ -144,10 +152,7 @@ ev.set()
       assert.ok(p.tasks.some((t: Json) => t.cpus === String(last)));
       if (last > 0) assert.equal(p.uniform, false);
     } finally {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stdin.close().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
+      await stopChild(child);
     }
   },
 });
@@ -192,10 +197,7 @@ sys.stdin.read()
       assert.ok(s.drops > 0, `expected drops on a flooded socket, got ${s.drops}`);
       assert.ok(r.totals.udp_rcvbuf_errors >= s.drops);
     } finally {
-      child.kill("SIGKILL");
-      await child.status;
-      await child.stdin.close().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
+      await stopChild(child);
     }
   },
 });

@@ -119,24 +119,28 @@ export function tuningMi(root: string, tuning: TuningOverrides = {}): TuningMi {
 }
 
 /**
- * Compares a value with tests/golden/NAME.json. `UPDATE_GOLDEN=1` rewrites
- * the file instead (review the diff before committing it).
+ * The golden file's text, or undefined after rewriting it when
+ * `UPDATE_GOLDEN=1` (review the diff before committing it).
  */
-export async function assertGolden(name: string, value: unknown): Promise<void> {
-  const path = `${GOLDEN}${name}.json`;
-  const text = JSON.stringify(value, null, 2) + "\n";
+async function golden(path: string, text: string): Promise<string | undefined> {
   if (Deno.env.get("UPDATE_GOLDEN") === "1") {
     await Deno.mkdir(GOLDEN, { recursive: true });
     await Deno.writeTextFile(path, text);
-    return;
+    return undefined;
   }
-  let want: string;
   try {
-    want = await Deno.readTextFile(path);
+    return await Deno.readTextFile(path);
   } catch {
     throw new Error(`no golden file ${path}: run UPDATE_GOLDEN=1 deno test -A tests/ to create it`);
   }
-  if (want !== text) {
+}
+
+/** Compares a value with tests/golden/NAME.json (UPDATE_GOLDEN=1 rewrites it). */
+export async function assertGolden(name: string, value: unknown): Promise<void> {
+  const path = `${GOLDEN}${name}.json`;
+  const text = JSON.stringify(value, null, 2) + "\n";
+  const want = await golden(path, text);
+  if (want !== undefined && want !== text) {
     assert.deepEqual(JSON.parse(text), JSON.parse(want), `differs from ${path}`);
     assert.equal(text, want, `formatting differs from ${path}`);
   }
@@ -145,18 +149,8 @@ export async function assertGolden(name: string, value: unknown): Promise<void> 
 /** Same as assertGolden for plain text (human output): tests/golden/NAME.txt. */
 export async function assertGoldenText(name: string, text: string): Promise<void> {
   const path = `${GOLDEN}${name}.txt`;
-  if (Deno.env.get("UPDATE_GOLDEN") === "1") {
-    await Deno.mkdir(GOLDEN, { recursive: true });
-    await Deno.writeTextFile(path, text);
-    return;
-  }
-  let want: string;
-  try {
-    want = await Deno.readTextFile(path);
-  } catch {
-    throw new Error(`no golden file ${path}: run UPDATE_GOLDEN=1 deno test -A tests/ to create it`);
-  }
-  assert.equal(text, want, `differs from ${path}`);
+  const want = await golden(path, text);
+  if (want !== undefined) assert.equal(text, want, `differs from ${path}`);
 }
 
 /** sha256 hex of a text, for golden files that record a large result by digest. */
