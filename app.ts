@@ -5,7 +5,7 @@
 
 import type { Config } from "./config/schema.ts";
 import { createMi, type MiInstance } from "./mi/instance.ts";
-import type { Log } from "./service/log.ts";
+import type { Log } from "./sys/log.ts";
 import { tuningEnv } from "./tuning/env.ts";
 import { tuningModule } from "./tuning/module.ts";
 

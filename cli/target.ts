@@ -6,7 +6,7 @@
 import type { Config } from "../config/schema.ts";
 import { parseDatagramAddress, parseHostPort } from "../config/schema.ts";
 import { type CallOptions, fifoCall, httpCall, udpCall, unixCall } from "../transports/client.ts";
-import { configToken } from "../transports/http.ts";
+import { configToken } from "../config/token.ts";
 import { UsageError } from "./common.ts";
 
 export type Target =

@@ -61,8 +61,6 @@ const policySpec = obj({
 });
 export type PolicyConfig = Infer<typeof policySpec>;
 
-const noPolicy: PolicyConfig = { allow: [], deny: [], read_only: false };
-
 export interface ListenEntry {
   address: string;
   /** A per-listener policy replacing the transport's. */
@@ -227,8 +225,6 @@ export const configSpec = obj({
 });
 
 export type Config = Infer<typeof configSpec>;
-
-export { noPolicy };
 
 /** 127.0.0.0/8, ::1 and `localhost`: the addresses that need no authentication. */
 export function isLoopbackHost(host: string): boolean {

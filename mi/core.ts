@@ -10,6 +10,7 @@ import {
   batchReply,
   decodeRequest,
   errorReply,
+  FORBIDDEN,
   INTERNAL_ERROR,
   INVALID_REQUEST,
   isDecodeError,
@@ -24,7 +25,7 @@ import {
 import { matchRecipe, type Params } from "./params.ts";
 import type { Command, Registry, RequestContext } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
-import type { Logger } from "../service/log.ts";
+import type { Logger } from "../sys/log.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
 /** A reply text, or null when nothing is to be sent (notifications). */
@@ -157,7 +158,7 @@ export class MiCore {
     const refusal = ep.refusal(cmd, params);
     if (refusal !== undefined) {
       c.refused.inc();
-      return ep.fail(req, 403, "Forbidden", refusal);
+      return ep.fail(req, FORBIDDEN, "Forbidden", refusal);
     }
     cmd.calls.inc();
     let r: unknown;

@@ -1,12 +1,12 @@
 // The core MI commands with the result shapes of OpenSIPS 3.x
 // (MI-PROTOCOL.md §3): the `statistics` module and the `core` module.
 
-import { invalidParams, MiError } from "./jsonrpc.ts";
+import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";
 import type { MiModule, Registry } from "./registry.ts";
 import type { StatsRegistry } from "./stats.ts";
 import type { Tasks } from "./tasks.ts";
-import { MAX_LEVEL, MIN_LEVEL } from "../service/log.ts";
+import { MAX_LEVEL, MIN_LEVEL } from "../sys/log.ts";
 import { NAME, REVISION, VERSION } from "./version.ts";
 
 export interface CoreEnv {
@@ -16,8 +16,6 @@ export interface CoreEnv {
   /** When the daemon (or this CLI run) started. */
   startedAt: Date;
   argv: readonly string[];
-  /** Source checkout revision lookup for `version revision`; a release build has REVISION. */
-  revision?: () => Promise<string>;
 }
 
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -36,8 +34,8 @@ export function serverString(): string {
   return `${NAME} (${VERSION} (${Deno.build.arch}/${Deno.build.os}))`;
 }
 
-const NOT_FOUND = () => new MiError(404, "Statistics Not Found");
-const UNKNOWN_COMMAND = () => new MiError(404, "unknown MI command");
+const STATS_NOT_FOUND = () => new MiError(NOT_FOUND, "Statistics Not Found");
+const UNKNOWN_COMMAND = () => new MiError(NOT_FOUND, "unknown MI command");
 
 export function statisticsModule(env: CoreEnv): MiModule {
   const { stats } = env;
@@ -85,7 +83,7 @@ export function statisticsModule(env: CoreEnv): MiModule {
         handler: async (p) => {
           let found = false;
           for (const item of p.strArray("statistics")) if (await stats.reset(item)) found = true;
-          if (!found) throw NOT_FOUND();
+          if (!found) throw STATS_NOT_FOUND();
           return "OK";
         },
       },
@@ -127,9 +125,9 @@ export function coreModule(env: CoreEnv): MiModule {
         name: "version",
         help: "prints the version string of a running sipmi",
         recipes: [[], ["revision"]],
-        handler: async (p) => {
+        handler: (p) => {
           const out: Record<string, string> = { Server: serverString() };
-          if (p.has("revision")) out.git = REVISION || (await env.revision?.()) || "";
+          if (p.has("revision")) out.git = REVISION;
           return out;
         },
       },

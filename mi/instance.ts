@@ -7,7 +7,7 @@ import { coreModule, statisticsModule } from "./core_cmds.ts";
 import { type MiModule, Registry } from "./registry.ts";
 import { StatsRegistry } from "./stats.ts";
 import { type Task, Tasks } from "./tasks.ts";
-import { L_INFO, Log } from "../service/log.ts";
+import { L_INFO, Log } from "../sys/log.ts";
 
 export interface MiInstance {
   readonly core: MiCore;
@@ -59,26 +59,9 @@ export function createMi(opts: MiOptions = {}): MiInstance {
     tasks,
     startedAt,
     argv: opts.argv ?? [Deno.execPath(), ...Deno.args],
-    revision: gitRevision,
   };
   registry.register(statisticsModule(env));
   registry.register(coreModule(env));
   for (const m of opts.modules?.(mi) ?? []) registry.register(m);
   return mi;
-}
-
-/** The short git revision of a source checkout; "" for anything else. */
-async function gitRevision(): Promise<string> {
-  try {
-    const dir = new URL("..", import.meta.url);
-    if (dir.protocol !== "file:") return "";
-    const out = await new Deno.Command("git", {
-      args: ["-C", dir.pathname, "rev-parse", "--short", "HEAD"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
-  } catch {
-    return "";
-  }
 }

@@ -13,6 +13,15 @@ export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 export const SERVER_ERROR = -32000;
 
+// Command-level codes: OpenSIPS commands answer with HTTP-like codes and
+// their own message (`{"code":404,"message":"unknown MI command"}`).
+/** The request is understood but refused by this listener's command policy. */
+export const FORBIDDEN = 403;
+/** Something the request names does not exist (a command, a statistic, a NIC). */
+export const NOT_FOUND = 404;
+/** The command ran but the host or the daemon failed it (a file, a system call). */
+export const COMMAND_FAILED = 500;
+
 /** The fixed messages OpenSIPS sends for its JSON-RPC codes (mi/mi.h). */
 export const MESSAGES: Readonly<Record<number, string>> = {
   [PARSE_ERROR]: "Parse error",
@@ -100,12 +109,6 @@ export function miErrorReply(e: MiError, idText: string): string {
 }
 
 export const PARSE_ERROR_REPLY = errorReply(PARSE_ERROR, "Parse error", undefined, "null");
-export const INVALID_REQUEST_REPLY = errorReply(
-  INVALID_REQUEST,
-  "Invalid Request",
-  undefined,
-  "null",
-);
 
 function decodeError(code: number, data: string | undefined, idText = "null"): DecodeError {
   return { code, reply: errorReply(code, MESSAGES[code], data, idText) };

@@ -24,21 +24,3 @@ export async function runCall(ep: Endpoint, call: MiCall, id = 1): Promise<strin
   // Every call carries an id, so the core always answers.
   return reply ?? "";
 }
-
-/** Runs calls in order; returns each reply, parsed, next to its call. */
-export async function runCalls(
-  ep: Endpoint,
-  calls: readonly MiCall[],
-): Promise<
-  {
-    call: MiCall;
-    reply: { result?: unknown; error?: { code: number; message: string; data?: string } };
-  }[]
-> {
-  const out = [];
-  for (let i = 0; i < calls.length; i++) {
-    const text = await runCall(ep, calls[i], i + 1);
-    out.push({ call: calls[i], reply: JSON.parse(text) });
-  }
-  return out;
-}

@@ -3,7 +3,7 @@
 // Each task has its own logger so `log_level LEVEL PID` can raise one
 // task's level; tasks that share a PID (the main thread) change together.
 
-import type { Log, Logger } from "../service/log.ts";
+import type { Log, Logger } from "../sys/log.ts";
 
 export interface Task {
   readonly id: number;

@@ -3,7 +3,7 @@
 
 import { createMi, type MiInstance, type MiOptions } from "./instance.ts";
 import type { Endpoint, EndpointOptions } from "./core.ts";
-import { Log } from "../service/log.ts";
+import { Log } from "../sys/log.ts";
 import type { MiModule } from "./registry.ts";
 
 export interface TestMi extends MiInstance {

@@ -1,7 +1,7 @@
-// Name and version as `version` reports them. REVISION is stamped by the
-// release build (`deno task compile` runs from a git checkout); a source
-// checkout asks git when `version revision` is called.
+// Name and version as `version` reports them. REVISION is the git revision a
+// build was made from; only a release build stamps it, so a source checkout
+// says "unknown" rather than guess.
 
 export const NAME = "sipmi";
 export const VERSION = "0.1.0";
-export const REVISION = "";
+export const REVISION = "unknown";

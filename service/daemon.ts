@@ -11,7 +11,8 @@ import type { MiInstance } from "../mi/instance.ts";
 import { DatagramListener } from "../transports/datagram.ts";
 import { FifoListener } from "../transports/fifo.ts";
 import { HttpListener } from "../transports/http.ts";
-import { errText, type Listener } from "../transports/listener.ts";
+import type { Listener } from "../transports/listener.ts";
+import { errText } from "../sys/log.ts";
 
 /** Required listeners that could not start; the daemon must not run. */
 export class StartError extends Error {

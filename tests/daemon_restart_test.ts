@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { buildMi } from "../app.ts";
 import { parseConfig } from "../config/load.ts";
 import { Daemon, listenersFrom } from "../service/daemon.ts";
-import { Log } from "../service/log.ts";
+import { Log } from "../sys/log.ts";
 import { baseConfig, makePaths } from "./helpers/daemon.ts";
 import { py, req } from "./helpers/python.ts";
 

@@ -9,7 +9,7 @@
 
 import { closeSync, constants, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import { geteuid, mkfifo } from "../sys/libc.ts";
-import { errText } from "./listener.ts";
+import { errText } from "../sys/log.ts";
 
 export class TransportError extends Error {
   constructor(message: string) {

@@ -39,14 +39,8 @@ import {
   wakePipe,
 } from "../sys/libc.ts";
 import { applyOwner, resolveOwner } from "./file_owner.ts";
-import {
-  errText,
-  type Listener,
-  ListenerError,
-  toPolicy,
-  WarnThrottle,
-  within,
-} from "./listener.ts";
+import { type Listener, ListenerError, toPolicy, WarnThrottle, within } from "./listener.ts";
+import { errText } from "../sys/log.ts";
 
 export type DatagramConfig = Config["datagram"];
 

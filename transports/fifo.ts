@@ -19,14 +19,8 @@ import type { Counter } from "../mi/stats.ts";
 import { closeFd, mkfifo, openFifoReadWrite, pollReadable, pollSet, readNow } from "../sys/libc.ts";
 import { FifoFramer, type FramerSink } from "./fifo_framing.ts";
 import { applyOwner, type FileOwner, resolveOwner } from "./file_owner.ts";
-import {
-  errText,
-  type Listener,
-  ListenerError,
-  toPolicy,
-  WarnThrottle,
-  within,
-} from "./listener.ts";
+import { type Listener, ListenerError, toPolicy, WarnThrottle, within } from "./listener.ts";
+import { errText } from "../sys/log.ts";
 import {
   badReplyName,
   openReplyFifo,

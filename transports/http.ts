@@ -22,8 +22,9 @@ import type { MiInstance } from "../mi/instance.ts";
 import { errorReply, INTERNAL_ERROR, INVALID_REQUEST } from "../mi/jsonrpc.ts";
 import type { Task } from "../mi/tasks.ts";
 import type { Counter } from "../mi/stats.ts";
-import { errText, type Listener, ListenerError, toPolicy, within } from "./listener.ts";
-import { hostRoot } from "../sys/hostfs.ts";
+import { type Listener, ListenerError, toPolicy, within } from "./listener.ts";
+import { errText } from "../sys/log.ts";
+import { configToken } from "../config/token.ts";
 
 export type HttpConfig = Config["http"];
 
@@ -222,44 +223,21 @@ export function serverHandler(
   };
 }
 
-/** Reads the bearer token from the config (first line of token_file wins). */
-export function configToken(cfg: HttpConfig): string {
-  if (cfg.auth.token_file !== "") {
-    let text: string;
-    try {
-      text = hostRoot.readTextSync(cfg.auth.token_file);
-    } catch (e) {
-      throw new Error(`cannot read http.auth.token_file ${cfg.auth.token_file}: ${errText(e)}`);
-    }
-    const token = text.split("\n")[0].trim();
-    if (token === "") throw new Error(`http.auth.token_file ${cfg.auth.token_file} is empty`);
-    return token;
-  }
-  return cfg.auth.token;
-}
-
 export class HttpListener implements Listener {
   readonly name: string;
   readonly type: string;
   readonly optional: boolean;
   readonly #mi: MiInstance;
   readonly #cfg: HttpConfig;
-  readonly #routes: ((app: Hono, mi: MiInstance, task: Task) => void) | undefined;
   #task: Task | undefined;
   #server: Deno.HttpServer | undefined;
   #stopping = false;
   #inFlight = 0;
   #idle: (() => void)[] = [];
 
-  /** `routes` adds the later routes (/html, /RPC2, /metrics) to the app. */
-  constructor(
-    mi: MiInstance,
-    cfg: HttpConfig,
-    routes?: (app: Hono, mi: MiInstance, task: Task) => void,
-  ) {
+  constructor(mi: MiInstance, cfg: HttpConfig) {
     this.#mi = mi;
     this.#cfg = cfg;
-    this.#routes = routes;
     this.name = `http:${cfg.listen}`;
     this.type = `HTTPD ${cfg.listen}`;
     this.optional = cfg.optional;
@@ -291,7 +269,6 @@ export class HttpListener implements Listener {
     const counters = httpCounters(this.#mi);
     const handler = miHandler(ep, counters);
     const app = createMiApp({ root: cfg.mi_root, handler });
-    this.#routes?.(app, this.#mi, task);
     const auth = token === "" ? undefined : bearerCheck(token);
     try {
       this.#server = Deno.serve({

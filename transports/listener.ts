@@ -36,11 +36,6 @@ export function toPolicy(c: PolicyConfig): CommandPolicy {
   return { allow: c.allow, deny: c.deny, readOnly: c.read_only };
 }
 
-/** The message of an unknown thrown value. */
-export function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /**
  * Logs a warning at most once a second per kind, so a client that floods a
  * listener with bad requests cannot flood the log; the suppressed count is

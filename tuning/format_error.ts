@@ -2,6 +2,8 @@
 // the host path and the 1-based line, `file:line: what is wrong`, so an
 // operator can open the file and look.
 
+import { errText } from "../sys/log.ts";
+
 export class FormatError extends Error {
   /** The host path (`/proc/interrupts`), without any fixture root. */
   readonly path: string;
@@ -23,6 +25,6 @@ export function atLine<T>(path: string, line: number, parse: () => T): T {
     return parse();
   } catch (e) {
     if (e instanceof FormatError) throw e;
-    throw new FormatError(path, line, e instanceof Error ? e.message : String(e));
+    throw new FormatError(path, line, errText(e));
   }
 }

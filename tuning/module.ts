@@ -4,7 +4,7 @@
 // on: 404 for something named that does not exist, 500 with the file and
 // line for host data that cannot be read or parsed, -32602 for bad params.
 
-import { invalidParams, MiError } from "../mi/jsonrpc.ts";
+import { COMMAND_FAILED, invalidParams, MiError, NOT_FOUND } from "../mi/jsonrpc.ts";
 import type { Params, Recipe } from "../mi/params.ts";
 import type { CommandSpec, MiModule } from "../mi/registry.ts";
 import type { StatsRegistry } from "../mi/stats.ts";
@@ -47,10 +47,12 @@ export function isLookup(e: unknown): boolean {
 /** Turns host-side failures into MI errors that say what and where. */
 export function toMiError(e: unknown): unknown {
   if (e instanceof MiError) return e;
-  if (e instanceof LookupError) return new MiError(404, e.message);
-  if (e instanceof FormatError) return new MiError(500, "Bad host data", e.message);
-  if (e instanceof HostFsError) return new MiError(500, "Cannot read host data", e.message);
-  if (e instanceof SysError) return new MiError(500, "System call failed", e.message);
+  if (e instanceof LookupError) return new MiError(NOT_FOUND, e.message);
+  if (e instanceof FormatError) return new MiError(COMMAND_FAILED, "Bad host data", e.message);
+  if (e instanceof HostFsError) {
+    return new MiError(COMMAND_FAILED, "Cannot read host data", e.message);
+  }
+  if (e instanceof SysError) return new MiError(COMMAND_FAILED, "System call failed", e.message);
   return e;
 }
 

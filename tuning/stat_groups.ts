@@ -6,6 +6,7 @@
 // unreadable host file must not break `get_statistics all`.
 
 import type { HostFs } from "../sys/hostfs.ts";
+import { errText } from "../sys/log.ts";
 import type { StatsRegistry } from "../mi/stats.ts";
 import { readInterrupts } from "./irq.ts";
 import { nicNetDir, readNicCounters } from "./nic.ts";
@@ -29,7 +30,7 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
       try {
         return await collect();
       } catch (e) {
-        opts.warn(`statistics group ${group}: ${e instanceof Error ? e.message : String(e)}`);
+        opts.warn(`statistics group ${group}: ${errText(e)}`);
         return [];
       }
     });

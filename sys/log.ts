@@ -31,6 +31,11 @@ export function journalPriority(level: number): number {
   return [1, 2, 3, 3, 4, 5, 6][level + 3];
 }
 
+/** The message of an unknown thrown value: what a log line or an error reply says of it. */
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export type LogSink = (line: string) => void;
 
 const encoder = new TextEncoder();
