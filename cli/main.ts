@@ -1,7 +1,7 @@
 // The CLI entry: picks the subcommand and runs it; nothing else.
 
 import { eprint, EXIT_OK, EXIT_USAGE, guarded } from "./common.ts";
-import { NAME, VERSION } from "../mi/version.ts";
+import { NAME, REVISION, VERSION } from "../mi/version.ts";
 import { serverString } from "../mi/core_cmds.ts";
 
 interface Subcommand {
@@ -50,6 +50,10 @@ function version(args: string[]): Promise<number> {
     return Promise.resolve(EXIT_USAGE);
   }
   console.log(serverString());
+  console.log(`revision: ${REVISION}`);
+  console.log(
+    `deno: ${Deno.version.deno} (v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`,
+  );
   return Promise.resolve(EXIT_OK);
 }
 

@@ -1,17 +1,19 @@
-// `sipmi serve`: the daemon. Builds the MI instance from the config, starts
-// the listeners, runs the startup calls, and stops cleanly on SIGINT/SIGTERM.
+// `sipmi serve`: the daemon (service/lifecycle.ts). Reads the config and
+// hands over; a bad config is reported by the CLI like for every subcommand.
 
 import { loadConfig } from "../config/load.ts";
-import { buildMi } from "../app.ts";
-import { runCall } from "../mi/script.ts";
-import { Daemon, listenersFrom, StartError } from "../service/daemon.ts";
-import { EXIT_FAIL, EXIT_OK, parseOptions } from "./common.ts";
+import { runDaemon } from "../service/lifecycle.ts";
+import { EXIT_OK, parseOptions } from "./common.ts";
 
 export const usage = `Usage: sipmi serve [--config PATH]
 
 Runs the MI daemon with the listeners of the config (FIFO, UDP and unix
 datagram, HTTP). Without a config file every key has its embedded default.
-SIGINT/SIGTERM stop it cleanly.
+
+Under systemd (Type=notify) it sends READY=1 once the listeners are up and
+the config's startup calls ran, STATUS= lines, WATCHDOG=1 at half of
+WATCHDOG_USEC, and STOPPING=1. SIGHUP re-reads the config (a bad one is
+logged and the running one stays); SIGINT/SIGTERM stop it cleanly.
 
 Options:
   --config PATH        config file (default /etc/sipmi/sipmi.jsonc)
@@ -27,44 +29,10 @@ export async function run(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const { config, source } = await loadConfig(values.config);
-  const mi = buildMi(config, { argv: [Deno.execPath(), ...Deno.args] });
-  const log = mi.attendant.log;
-  log.info(`sipmi starting (config: ${source ?? "embedded defaults"})`);
-  // Listen for signals first: a SIGTERM during startup still stops cleanly.
-  const stop = Promise.withResolvers<string>();
-  let stopping = false;
-  const onSignal = (name: string) => () => {
-    if (stopping) return log.notice(`${name}: already stopping`);
-    stopping = true;
-    stop.resolve(name);
-  };
-  // The listeners stay until the process exits: a second SIGTERM during or
-  // right after the shutdown (systemd, an impatient operator) must not kill
-  // the process with the default action and turn a clean stop into exit 143.
-  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-  Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-  const daemon = new Daemon(mi, listenersFrom(mi, config));
-  try {
-    await daemon.start();
-  } catch (e) {
-    if (!(e instanceof StartError)) throw e;
-    for (const c of e.causes) log.error(`cannot start listener ${c}`);
-    return EXIT_FAIL;
-  }
-  const ep = mi.core.endpoint({ transport: "startup", log });
-  for (const call of config.startup) {
-    const reply = await runCall(ep, call);
-    if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
-      log.error(`startup call ${call.method} failed: ${reply}`);
-      await daemon.stop(config.service.shutdown_timeout_ms);
-      return EXIT_FAIL;
-    }
-    log.info(`startup call ${call.method}: ${reply}`);
-  }
-  log.notice(`sipmi ready (${daemon.running.join(", ") || "no listeners"})`);
-  const signal = await stop.promise;
-  log.notice(`${signal}: stopping`);
-  await daemon.stop(config.service.shutdown_timeout_ms);
-  log.notice("sipmi stopped");
-  return EXIT_OK;
+  return await runDaemon({
+    config,
+    source,
+    configPath: values.config,
+    argv: [Deno.execPath(), ...Deno.args],
+  });
 }

@@ -220,8 +220,22 @@ export const configSpec = obj({
     /** How long SIGTERM waits for in-flight requests before exiting. */
     shutdown_timeout_ms: int(5000, 0, 600000),
   }),
-  /** MI calls run once all listeners are up, like OpenSIPS's startup route. */
+  /**
+   * MI calls run once all listeners are up and before systemd hears READY=1,
+   * like OpenSIPS's startup route: the boot profile (IRQ affinity does not
+   * survive a reboot). Each result is logged.
+   */
   startup: list(callSpec, []),
+  /**
+   * When a startup call fails: "continue" keeps the management plane up and
+   * shows the failure in `systemctl status` and `sipmi service status`;
+   * "exit" stops the daemon with exit status 1.
+   */
+  startup_failure: str(
+    "continue",
+    (v) =>
+      v === "continue" || v === "exit" ? undefined : `must be "continue" or "exit", not "${v}"`,
+  ),
 });
 
 export type Config = Infer<typeof configSpec>;

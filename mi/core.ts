@@ -80,11 +80,16 @@ interface CoreCounters {
 
 const decoder = new TextDecoder();
 
+/** Told of every command that changes state, once, just before it runs. */
+export type AuditHook = (req: MiRequest, ctx: RequestContext) => void;
+
 export class MiCore {
   readonly registry: Registry;
   readonly stats: StatsRegistry;
   readonly log: Logger;
   limits: MiLimits;
+  /** Set by the daemon: records each mutating command its policy let through. */
+  audit: AuditHook | undefined;
   readonly #c: CoreCounters;
   #inFlight = 0;
   #idle: (() => void)[] = [];
@@ -161,6 +166,7 @@ export class MiCore {
       return ep.fail(req, FORBIDDEN, "Forbidden", refusal);
     }
     cmd.calls.inc();
+    if (this.audit !== undefined && isMutating(cmd, params)) this.audit(req, ep.ctx);
     let r: unknown;
     try {
       r = cmd.handler(params, ep.ctx);

@@ -403,3 +403,34 @@ export function readNow(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   if (e === 11 || e === 4) return -1;
   throw new SysError("read", e);
 }
+
+// ---------------------------------------------------------------- systemd
+//
+// What the service side needs beyond the calls above, kept in one block
+// with its own symbol table so it stays apart from the other additions.
+
+const SERVICE_SYMBOLS = {
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+} as const;
+
+let serviceLib: Deno.DynamicLibrary<typeof SERVICE_SYMBOLS> | undefined;
+
+function serviceLibc(): Deno.DynamicLibrary<typeof SERVICE_SYMBOLS>["symbols"] {
+  serviceLib ??= Deno.dlopen("libc.so.6", SERVICE_SYMBOLS);
+  return serviceLib.symbols;
+}
+
+const CLOCK_MONOTONIC = 1;
+
+/**
+ * CLOCK_MONOTONIC in microseconds: what sd_notify's `MONOTONIC_USEC=` must
+ * carry next to `RELOADING=1` (performance.now() has another origin).
+ */
+export function monotonicUsec(): bigint {
+  // struct timespec: tv_sec and tv_nsec, two 64-bit fields on LP64 Linux.
+  const ts = new BigInt64Array(2);
+  if (serviceLibc().clock_gettime(CLOCK_MONOTONIC, new Uint8Array(ts.buffer)) !== 0) {
+    throw new SysError("clock_gettime", errno());
+  }
+  return ts[0] * 1_000_000n + ts[1] / 1000n;
+}

@@ -1,6 +1,9 @@
 // Logging on the OpenSIPS level scale (-3 alert .. 4 debug, default 3) to
-// stderr. Under systemd (JOURNAL_STREAM set) each line carries the journald
-// priority prefix `<N>` instead of a timestamp and level word.
+// stderr, one record per line: control characters in a message (a stack
+// trace's newlines, a client's bytes) are escaped, so no record can forge
+// another. When stderr is the journal (JOURNAL_STREAM names it) each line
+// carries the journald priority prefix `<N>` instead of a timestamp and a
+// level word. Audit records bypass the level: they are always written.
 
 export const L_ALERT = -3;
 export const L_CRIT = -2;
@@ -36,6 +39,45 @@ export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** `<N>` of an audit record: notice, like sudo's and auditd's summaries. */
+const AUDIT_PRIORITY = 5;
+
+/** Escapes control characters (tab excepted) so one record stays one line. */
+export function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}
+
+/**
+ * Whether stderr is the journal. systemd sets JOURNAL_STREAM to the
+ * `DEVICE:INODE` of the stream it connected; a child whose stderr was
+ * redirected inherits the variable but not the stream, so both must match.
+ * When stderr cannot be inspected, the variable alone decides.
+ */
+export function stderrIsJournal(env = Deno.env.get("JOURNAL_STREAM")): boolean {
+  if (env === undefined || env === "") return false;
+  const m = /^(\d+):(\d+)$/.exec(env);
+  if (!m) return false;
+  let st: Deno.FileInfo;
+  try {
+    // fd 2's target; the logger lives in sys/, the one place allowed to read /proc.
+    st = Deno.statSync("/proc/self/fd/2");
+  } catch {
+    return true;
+  }
+  if (st.dev === null || st.ino === null) return true;
+  return String(st.dev) === m[1] && String(st.ino) === m[2];
+}
+
+/** `key=value` with the value quoted as JSON when it has spaces, quotes or control characters. */
+function field(key: string, value: string): string {
+  return /^[\x21\x23-\x7e]+$/.test(value) ? `${key}=${value}` : `${key}=${JSON.stringify(value)}`;
+}
+
 export type LogSink = (line: string) => void;
 
 const encoder = new TextEncoder();
@@ -55,7 +97,7 @@ export class Log {
 
   constructor(level = L_INFO, opts: { journal?: boolean; sink?: LogSink } = {}) {
     this.level = level;
-    this.#journal = opts.journal ?? Deno.env.get("JOURNAL_STREAM") !== undefined;
+    this.#journal = opts.journal ?? stderrIsJournal();
     this.#sink = opts.sink ?? stderrSink;
   }
 
@@ -66,14 +108,26 @@ export class Log {
   /** Writes one record if `level` passes `threshold` (the caller's effective level). */
   write(level: number, threshold: number, tag: string, msg: string): void {
     if (level > threshold) return;
-    const text = tag ? `${tag}: ${msg}` : msg;
-    if (this.#journal) {
-      // journald takes one record per line: prefix every line.
-      const p = `<${journalPriority(level)}>`;
-      this.#sink(p + text.replaceAll("\n", "\n" + p));
-    } else {
-      this.#sink(`${new Date().toISOString()} ${NAMES[level] ?? level} ${text}`);
-    }
+    const text = oneLine(tag ? `${tag}: ${msg}` : msg);
+    if (this.#journal) this.#sink(`<${journalPriority(level)}>${text}`);
+    else this.#sink(`${new Date().toISOString()} ${NAMES[level] ?? level} ${text}`);
+  }
+
+  /**
+   * One audit record, whatever the log level: `audit: k=v k=v ...` in the
+   * order given; the last field may be long JSON (a command's params) and is
+   * written unquoted.
+   */
+  audit(fields: readonly (readonly [string, string])[], json?: readonly [string, string]): void {
+    const parts = fields.map(([k, v]) => field(k, v));
+    if (json) parts.push(`${json[0]}=${json[1]}`);
+    const text = oneLine(`audit: ${parts.join(" ")}`);
+    if (this.#journal) this.#sink(`<${AUDIT_PRIORITY}>${text}`);
+    else this.#sink(`${new Date().toISOString()} NOTICE ${text}`);
+  }
+
+  get journal(): boolean {
+    return this.#journal;
   }
 
   logger(tag = ""): Logger {
