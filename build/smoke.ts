@@ -42,7 +42,7 @@ async function awaitNotify(conn: Deno.DatagramConn, want: string, ms: number): P
     const left = deadline - Date.now();
     const got = await Promise.race([
       conn.receive().then(([d]) => dec.decode(d)),
-      new Promise<undefined>((r) => setTimeout(r, left)),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), left)),
     ]);
     if (got === undefined) break;
     if (got.split("\n").includes(want)) return got;

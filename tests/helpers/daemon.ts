@@ -81,17 +81,24 @@ export async function makePaths(): Promise<Paths> {
 /** Runs `sipmi serve` with `config` (the base config, changed by `edit`). */
 export async function startDaemon(
   edit: (c: ConfigObject, p: Paths) => ConfigObject = (c) => c,
-  opts: { paths?: Paths; expectFailure?: boolean } = {},
+  opts: {
+    paths?: Paths;
+    expectFailure?: boolean;
+    /** Extra environment (NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM ...). */
+    env?: Record<string, string>;
+    /** Another entry script taking `serve --config PATH` (a test wrapper around main.ts). */
+    entry?: string;
+  } = {},
 ): Promise<Daemon> {
   const p = opts.paths ?? await makePaths();
   await Deno.writeTextFile(p.config, JSON.stringify(edit(baseConfig(p), p), null, 2));
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--config", p.config],
+    args: ["run", "-A", opts.entry ?? MAIN, "serve", "--config", p.config],
     cwd: ROOT,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...opts.env },
   }).spawn();
   const lines: string[] = [];
   const ready = Promise.withResolvers<void>();
