@@ -273,7 +273,8 @@ export function renderStatus(s: StatusReport): string {
     ...s.listeners.map((l) =>
       `  ${l.running ? "" : "(not running) "}${l.name}${l.optional ? " (optional)" : ""}`
     ),
-    `tuning: ${s.tuning.profile ? `profile ${s.tuning.profile}; ` : ""}${s.tuning.startup.summary}`,
+    `tuning profile: ${s.tuning.profile ?? "none configured (tuning.profile)"}`,
+    `boot profile: ${s.tuning.startup.summary}`,
     ...s.tuning.startup.calls.map((c, i) =>
       `  ${i + 1}. ${c.method}: ${c.ok ? "ok" : `FAILED ${c.error}`}`
     ),

@@ -207,13 +207,15 @@ export function systemdRunning(): Promise<boolean> {
   return new HostFs("/").exists("/run/systemd/system");
 }
 
-/** The commands an operator runs after install. */
+/** The commands an operator runs after install, each with what it is for. */
 export function nextSteps(config: string): string[] {
-  const check = config === DEFAULT_CONFIG_PATH ? "" : ` --config ${config}`;
-  return [
-    `sipmi config check${check}          # validate ${config}`,
-    `systemctl enable --now ${UNIT_NAME}`,
-    `systemctl status ${UNIT_NAME}        # STATUS= shows what listens and the boot profile`,
-    `sipmi service status${check}`,
+  const opt = config === DEFAULT_CONFIG_PATH ? "" : ` --config ${config}`;
+  const steps: [string, string][] = [
+    [`sipmi config check${opt}`, `validate ${config}`],
+    [`systemctl enable --now ${UNIT_NAME}`, "start it now and at every boot"],
+    [`systemctl status ${UNIT_NAME}`, "STATUS= says what listens and how the boot profile went"],
+    [`sipmi service status${opt}`, "the same from the daemon, with the last reload"],
   ];
+  const width = Math.max(...steps.map(([c]) => c.length));
+  return steps.map(([c, why]) => `${c.padEnd(width)}  # ${why}`);
 }

@@ -29,7 +29,7 @@ Deno.test('startup_failure "continue": every call runs, the failure shows in STA
 
   const s = await sipmi("service", "status", "--via", `udp:127.0.0.1:${d.udpPort}`);
   assert.equal(s.code, 0, s.err);
-  assert.match(s.out, /tuning: startup FAILED: log_level/);
+  assert.match(s.out, /boot profile: startup FAILED: log_level/);
   assert.match(s.out, / {2}1\. uptime: ok\n {2}2\. log_level: FAILED -32602 Invalid params/);
   const j = await sipmi("service", "status", "--via", `udp:127.0.0.1:${d.udpPort}`, "--json");
   const report = JSON.parse(j.out);
