@@ -6,7 +6,13 @@
 import { resolve } from "node:path";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "../config/load.ts";
 import { requestText } from "../mi/script.ts";
-import { install, nextSteps, systemdRunning, uninstall } from "../service/install.ts";
+import {
+  install,
+  installRecorded,
+  nextSteps,
+  systemdRunning,
+  uninstall,
+} from "../service/install.ts";
 import type { ReloadResult } from "../service/reload.ts";
 import { selfCommand } from "../service/runtime.ts";
 import { renderUnit, UNIT_NAME } from "../service/unit.ts";
@@ -152,7 +158,7 @@ async function uninstallCmd(args: string[]): Promise<number> {
   if (helped(values)) return EXIT_OK;
   const root = rootOf(values.root);
   const dryRun = values["dry-run"] ?? false;
-  if (root === "/" && !dryRun && await systemdRunning()) {
+  if (root === "/" && !dryRun && await installRecorded(root) && await systemdRunning()) {
     // An enabled, running unit would outlive its file until the next boot.
     await systemctl(["disable", "--now", UNIT_NAME]);
   }

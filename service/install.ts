@@ -155,6 +155,11 @@ export async function install(o: InstallOptions): Promise<Outcome> {
   return { lines, changed };
 }
 
+/** Whether install left its record under `root` (what uninstall needs). */
+export async function installRecorded(root: string): Promise<boolean> {
+  return await new HostFs(root).exists(RECORD_PATH);
+}
+
 export async function uninstall(o: { root: string; dryRun: boolean }): Promise<Outcome> {
   const fs = new HostFs(o.root);
   const lines: string[] = [];
