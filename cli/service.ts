@@ -295,7 +295,8 @@ function reloadLine(r: ReloadResult): string {
     if (names.length > 0) parts.push(`${what} ${names.join(", ")}`);
   };
   list("started", r.started);
-  list("restarted", [...r.restarted, ...r.after_reply]);
+  list("restarted", r.restarted);
+  list("changed after the reply:", r.after_reply);
   list("stopped", r.stopped);
   list("applied", r.applied);
   list("needs a restart:", r.needs_restart);

@@ -13,6 +13,7 @@ import { Auditor } from "./audit.ts";
 import { Daemon, plannedListeners, StartError } from "./daemon.ts";
 import { serviceModule } from "./module.ts";
 import { notifierFromEnv, reloadingFields } from "./notify.ts";
+import { privateTmpWarnings } from "./private_tmp.ts";
 import { Reloader } from "./reload.ts";
 import { runStartup } from "./startup.ts";
 import { ServiceState } from "./status.ts";
@@ -35,6 +36,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const mi = buildMi(o.config, { argv: o.argv });
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
+  for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
 
   const notifier = notifierFromEnv(log);
   const watchdog = Watchdog.fromEnv(notifier, log);

@@ -216,10 +216,10 @@ export class Reloader {
       for (const p of late) log.error(`reload: ${p}`);
     }
     log.notice(
-      `reload done: ${r.ok ? "ok" : "with errors"}; started [${r.started}], restarted [${[
-        ...r.restarted,
-        ...r.after_reply,
-      ]}], stopped [${r.stopped}], unchanged [${r.unchanged}]` +
+      `reload done: ${
+        r.ok ? "ok" : "with errors"
+      }; started [${r.started}], restarted [${r.restarted}], ` +
+        `after the reply [${r.after_reply}], stopped [${r.stopped}], unchanged [${r.unchanged}]` +
         (r.applied.length > 0 ? `; applied ${r.applied.join(", ")}` : ""),
     );
     return finish();
