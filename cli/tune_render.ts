@@ -145,6 +145,7 @@ export function renderNic(r: NicDescription): string {
 
 export function renderIrqbalance(r: IrqbalanceStatus): string {
   const from = {
+    socket: "the running daemon's socket (its live settings)",
     process: "the running daemon's environment",
     config_file: r.config_file,
     defaults: "defaults (no config file)",

@@ -403,3 +403,31 @@ export function readNow(fd: number, buf: Uint8Array<ArrayBuffer>): number {
   if (e === 11 || e === 4) return -1;
   throw new SysError("read", e);
 }
+
+// ---------------------------------------------------------------- host tuning
+//
+// What the tuning write side needs beyond sched_{get,set}affinity above. A
+// handle of its own keeps this block in one place.
+
+const TUNING_SYMBOLS = {
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+} as const;
+
+let tuningLib: Deno.DynamicLibrary<typeof TUNING_SYMBOLS> | undefined;
+
+/**
+ * Whether a process exists (kill(pid, 0)): a lock or journal whose owner
+ * died is stale. EPERM means it exists but belongs to someone else.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid < 1) return false;
+  tuningLib ??= Deno.dlopen("libc.so.6", TUNING_SYMBOLS);
+  if (tuningLib.symbols.kill(pid, 0) === 0) return true;
+  return errno() === 1;
+}
+
+/** The errno number of a name (`EIO` -> 5), for errors raised by the fake kernel. */
+export function errnoNumber(name: string): number {
+  for (const [n, text] of Object.entries(ERRNO_NAMES)) if (text === name) return Number(n);
+  throw new Error(`unknown errno name ${name}`);
+}
