@@ -89,6 +89,27 @@ export interface Plan {
   pids: Record<string, number[]>;
 }
 
+/** A change as results show it: a config file's new text is left out (its diff is there). */
+export type PublicChange = Omit<Change, "action"> & { action: Record<string, unknown> };
+
+/** A plan as MI results show it (what tune_plan answers and dry runs return). */
+export interface PlanResult extends Omit<Plan, "changes"> {
+  dry_run: true;
+  changes: PublicChange[];
+}
+
+export function publicPlan(plan: Plan): PlanResult {
+  return {
+    dry_run: true,
+    ...plan,
+    changes: plan.changes.map((c) => {
+      if (c.action.kind !== "irqbalance") return c;
+      const { text, ...rest } = c.action;
+      return { ...c, action: { ...rest, rewrites_file: text !== null } };
+    }),
+  };
+}
+
 export function emptyPlan(what: string): Plan {
   return {
     what,

@@ -17,9 +17,8 @@
 // anything is written.
 
 import type { HostFs } from "../sys/hostfs.ts";
-import { errText } from "../sys/log.ts";
 import type { DaemonTarget } from "./changes.ts";
-import { type CpuSet, parseCpuList, parseCpuMask } from "./cpuset.ts";
+import { parseCpuList, parseCpuMask } from "./cpuset.ts";
 import type { ServiceControl } from "./services.ts";
 
 export const SOCKET_DIR = "/run/irqbalance";
@@ -132,10 +131,3 @@ export async function restart(services: ServiceControl): Promise<string> {
   }
   return services.describe("try-restart", IRQBALANCE_UNIT);
 }
-
-/** A one-line reason for logs: the error text of a failed obey. */
-export function obeyError(e: unknown): string {
-  return `irqbalance did not take the new bans: ${errText(e)}`;
-}
-
-export type { CpuSet };

@@ -13,7 +13,14 @@ import type { StatsRegistry } from "../mi/stats.ts";
 import { hostRoot } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
-import type { Change, Plan, Row, Skipped } from "./changes.ts";
+import {
+  type Change,
+  type Plan,
+  type PlanResult,
+  publicPlan,
+  type Row,
+  type Skipped,
+} from "./changes.ts";
 import type { TuningEnv } from "./env.ts";
 import { irqbalanceStatus } from "./irqbalance.ts";
 import { readTopology } from "./cpus.ts";
@@ -67,10 +74,6 @@ export class TuningError extends Error {
     this.detail = detail;
     this.result = result;
   }
-}
-
-export interface PlanResult extends Plan {
-  dry_run: true;
 }
 
 export interface DriftItem {
@@ -321,8 +324,7 @@ export class TuningRuntime {
   }
 
   async plan(from?: ProfileSource): Promise<PlanResult> {
-    const plan = await this.#plan(await this.#profile(from));
-    return { dry_run: true, ...plan };
+    return publicPlan(await this.#plan(await this.#profile(from)));
   }
 
   /** Applies a profile (or, with dryRun, plans it). */
@@ -331,7 +333,7 @@ export class TuningRuntime {
     opts: { dryRun?: boolean; confirmTimeoutS?: number } = {},
   ): Promise<ApplyResult | PlanResult> {
     const loaded = await this.#profile(from);
-    if (opts.dryRun) return { dry_run: true, ...(await this.#plan(loaded)) };
+    if (opts.dryRun) return publicPlan(await this.#plan(loaded));
     return await this.#applyProfile(loaded, { confirmTimeoutS: opts.confirmTimeoutS });
   }
 
@@ -364,7 +366,7 @@ export class TuningRuntime {
     if (plan.errors.length > 0) {
       throw new TuningError("plan", "Impossible request", plan.errors.join("; "));
     }
-    if (opts.dryRun) return { dry_run: true, ...plan };
+    if (opts.dryRun) return publicPlan(plan);
     return await this.#withLock(plan.what, async () => {
       await this.#refuseWhilePending();
       await this.recoverLocked();

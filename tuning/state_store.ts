@@ -14,6 +14,8 @@ import type { PendingPush } from "./plan.ts";
 /** Snapshots kept; older ones are removed when a new one is written. */
 export const MAX_SNAPSHOTS = 50;
 
+let lastIdMs = 0;
+
 export interface Snapshot {
   id: string;
   created: string;
@@ -99,8 +101,15 @@ export class StateStore {
 
   // -------------------------------------------------------------- snapshots
 
-  static newId(now = new Date()): string {
-    const t = now.toISOString().replace(/[-:]/g, "").replace(/\.[0-9]+Z$/, "Z");
+  /**
+   * A new snapshot id: its UTC time to the millisecond, so ids sort in the
+   * order snapshots were taken (transactions are serialized by the lock;
+   * within one process the time is kept strictly increasing).
+   */
+  static newId(): string {
+    const ms = Math.max(Date.now(), lastIdMs + 1);
+    lastIdMs = ms;
+    const t = new Date(ms).toISOString().replace(/[-:.]/g, "");
     return `${t}-${crypto.randomUUID().slice(0, 6)}`;
   }
 

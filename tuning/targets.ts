@@ -16,7 +16,7 @@ import {
 } from "./changes.ts";
 import { CpuSet, parseCpuList, parseKernelCpuList, parseKernelCpuMask } from "./cpuset.ts";
 import type { TuningEnv } from "./env.ts";
-import { IRQBALANCE_UNIT, makeDaemonObey, restart, undoLive } from "./irqbalance_control.ts";
+import { makeDaemonObey, restart, undoLive } from "./irqbalance_control.ts";
 import { ifAlive, listTids, readStatusAffinity } from "./procs.ts";
 
 /** What a row of this entry is called (the change it belongs to). */
@@ -357,6 +357,3 @@ async function restoreOne(env: TuningEnv, e: SnapshotEntry): Promise<Row> {
     }
   }
 }
-
-/** The unit irqbalance runs as, for rows about it. */
-export const IRQBALANCE = IRQBALANCE_UNIT;

@@ -6,7 +6,7 @@
 // the snapshot back (runtime.ts). The caller holds the apply lock.
 
 import { errText } from "../sys/log.ts";
-import { type Change, type Plan, type Row, summarize } from "./changes.ts";
+import { type Change, type Plan, type Row, type Skipped, summarize } from "./changes.ts";
 import type { TuningEnv } from "./env.ts";
 import { type Journal, type Snapshot, StateStore } from "./state_store.ts";
 import { capture, errnoOfFailure, perform, restore } from "./targets.ts";
@@ -14,6 +14,7 @@ import { capture, errnoOfFailure, perform, restore } from "./targets.ts";
 export type ApplyStatus = "applied" | "unchanged" | "rolled_back" | "rollback_failed";
 
 export interface ApplyResult {
+  dry_run: false;
   what: string;
   status: ApplyStatus;
   /** The snapshot to roll back to (null when nothing was changed). */
@@ -23,6 +24,8 @@ export interface ApplyResult {
   /** After a failure: restoring the snapshot, one row per change undone. */
   restored: Row[];
   unchanged: number;
+  /** Targets the kernel does not let userspace change: listed, skipped. */
+  unchangeable: Skipped[];
   notes: string[];
   /** Waiting for `tune confirm` until this time, else rolled back. */
   confirm_deadline?: string;
@@ -66,9 +69,11 @@ export async function runTransaction(
   hooks: TransactionHooks = {},
 ): Promise<ApplyResult> {
   const base = {
+    dry_run: false as const,
     what: plan.what,
     restored: [] as Row[],
     unchanged: plan.unchanged.length,
+    unchangeable: plan.unchangeable,
     notes: [...plan.notes],
   };
   if (plan.changes.length === 0) {
