@@ -106,7 +106,7 @@ Deno.test("tune: usage errors exit 2, error replies exit 1, both say what is wro
   const cases: [string[], number, RegExp][] = [
     [["tune"], 2, /missing SUBCOMMAND/],
     [["tune", "bogus"], 2, /unknown subcommand 'bogus'/],
-    [["tune", "irq"], 2, /'tune irq' needs 'list'/],
+    [["tune", "irq"], 2, /'tune irq' needs one of: list, set, spread, default/],
     [["tune", "cpus", "--match", "x"], 2, /option --match does not apply to 'tune cpus'/],
     [["tune", "cpus", "extra"], 2, /unexpected argument 'extra' for 'tune cpus'/],
     [["tune", "affinity"], 2, /exactly one of PID, --name RE, --unit UNIT/],

@@ -228,6 +228,25 @@ Deno.test("a running irqbalance is told live through its socket, and told again 
     false,
   ]);
   assert.equal((await rig.result<Json>("tune_verify", { profile: PROFILE })).in_sync, true);
+  // irqbalance forgets the IRQ ban (as after a restart with an old config) and moves IRQ 38.
+  sock.state.irqs = [36];
+  await write(root.path, {
+    "/proc/irq/38/smp_affinity_list": "0-1\n",
+    "/proc/irq/38/smp_affinity": "3\n",
+  });
+  const v = await rig.result<Json>("tune_verify", { profile: PROFILE });
+  assert.deepEqual(v.drift.map((d: Json) => [d.target, d.cause]), [
+    ["IRQ 38 (virtio2-input.0)", "irqbalance (pid 777) runs and does not ban IRQ 38: it moves it"],
+  ]);
+  // Until its next pass (twice its SLEEP), a daemon just told is given the benefit of the doubt.
+  assert.ok(
+    v.notes.some((n: string) => /was told its new bans and applies them at its next pass/.test(n)),
+  );
+  await write(root.path, {
+    "/proc/irq/38/smp_affinity_list": "1\n",
+    "/proc/irq/38/smp_affinity": "2\n",
+  });
+  sock.state.irqs = [36, 38, 39];
   await rig.result("tune_rollback");
   assert.deepEqual(sock.state.commands.slice(2), ["settings cpus NULL", "settings ban irqs 36"]);
   assert.deepEqual([sock.state.cpus, sock.state.irqs], ["", [36]]);

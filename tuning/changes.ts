@@ -28,6 +28,8 @@ export interface DaemonTarget {
   pid: number;
   /** Banned CPUs to tell it (cpulist). */
   cpus: string;
+  /** The argument of `settings cpus` for them, or null when only a restart can do it. */
+  cpus_command: string | null;
   /** Banned IRQs to tell it: its own --banirq plus sipmi's. */
   irqs: number[];
   /** Its --banirq from the command line (what a live rollback tells it again). */

@@ -158,6 +158,11 @@ export interface IrqbalanceStatus {
   banned_cpus_source: BannedCpus["source"] | "socket";
   /** What the daemon answers on its socket (`setup`), or null when it has none. */
   live: LiveSetup | null;
+  /**
+   * What the running daemon's own environment bans (without settings told
+   * through its socket); null when it does not run or cannot be read.
+   */
+  environment_banned_cpus: string | null;
   /** Both variables set: the deprecated hex mask silently wins. */
   deprecated_mask_wins: boolean;
   banned_irqs: number[];
@@ -252,6 +257,9 @@ export async function irqbalanceStatus(
     banned_cpus: live ? live.banned_cpus : banned.cpus?.toList() ?? null,
     banned_cpus_source: live ? "socket" : banned.source,
     live,
+    environment_banned_cpus: useProcess
+      ? bannedCpus(procVars, topo, [], () => "").cpus?.toList() ?? null
+      : null,
     deprecated_mask_wins: maskWins(fileVars) || maskWins(procVars),
     banned_irqs: live ? live.banned_irqs : args.banirq,
     banned_modules: args.banmod,

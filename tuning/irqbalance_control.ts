@@ -65,13 +65,24 @@ export async function liveSetup(fs: HostFs, pid: number): Promise<LiveSetup | nu
   }
 }
 
+/**
+ * The argument of `settings cpus` that bans `want` (a cpulist), or null
+ * when the socket cannot say it: an empty ban is only `NULL` (back to what
+ * the daemon's own environment bans), so it works when that is empty too.
+ */
+export function cpusCommand(want: string, environment: string | null): string | null {
+  if (want !== "") return parseCpuList(want).toList();
+  return environment === "" ? "NULL" : null;
+}
+
 /** How a running daemon can be made to obey: by its socket, by systemd, or not at all. */
 export async function obeyMethod(
   fs: HostFs,
   services: ServiceControl,
   pid: number,
+  cpusCommand: string | null,
 ): Promise<"socket" | "systemd" | null> {
-  if ((await liveSetup(fs, pid)) !== null) return "socket";
+  if (cpusCommand !== null && (await liveSetup(fs, pid)) !== null) return "socket";
   return (await services.systemd()) ? "systemd" : null;
 }
 
@@ -89,11 +100,8 @@ export async function makeDaemonObey(
   d: DaemonTarget,
 ): Promise<{ via: "socket" | "systemd"; how: string }> {
   const live = await liveSetup(fs, d.pid);
-  if (live !== null && d.cpus !== "") {
-    const cmds = [
-      `settings cpus ${parseCpuList(d.cpus).toList()}`,
-      `settings ban irqs ${irqWords(d.irqs)}`,
-    ];
+  if (live !== null && d.cpus_command !== null) {
+    const cmds = [`settings cpus ${d.cpus_command}`, `settings ban irqs ${irqWords(d.irqs)}`];
     try {
       for (const c of cmds) await fs.askUnixSocket(live.socket, c, SOCKET_TIMEOUT_MS);
       return {

@@ -14,7 +14,7 @@ import { type Interrupts, type IrqRow } from "./interrupts.ts";
 import { readDefaultAffinity, readInterrupts, readIrqAffinity } from "./irq.ts";
 import { bannedCpus, irqbalanceStatus, parseArgsWords, parseEnvFile } from "./irqbalance.ts";
 import { bannedIrqsOf, lineDiff, parseIrqbalanceFile, withBlock } from "./irqbalance_file.ts";
-import { IRQBALANCE_UNIT, obeyMethod } from "./irqbalance_control.ts";
+import { cpusCommand, IRQBALANCE_UNIT, obeyMethod } from "./irqbalance_control.ts";
 import { type Change, type DaemonTarget, emptyPlan, type Plan, sortChanges } from "./changes.ts";
 import { getAffinity, type Selector } from "./affinity.ts";
 import { describeNic, locateNic } from "./nic.ts";
@@ -521,7 +521,8 @@ export async function planIrqbalance(
         `${item}: irqbalance (pid ${pid}) was told its new bans and applies them at its next pass`,
       );
     } else if (!obeys) {
-      if ((await obeyMethod(fs, env.services, pid)) === null) {
+      const cmd = cpusCommand(wantCpus, status.environment_banned_cpus);
+      if ((await obeyMethod(fs, env.services, pid, cmd)) === null) {
         plan.errors.push(
           `${item}: irqbalance (pid ${pid}) runs, does not answer on its socket (no /run/irqbalance?) and systemd is absent: sipmi cannot make it take a new ban; stop it, or set "irqbalance": "leave"`,
         );
@@ -530,7 +531,13 @@ export async function planIrqbalance(
       const own = status.command_line === null
         ? []
         : parseArgsWords(status.command_line.slice(1), [], "").banirq;
-      daemon = { pid, cpus: wantCpus, irqs: wantIrqs, own_irqs: own.sort((a, b) => a - b) };
+      daemon = {
+        pid,
+        cpus: wantCpus,
+        cpus_command: cmd,
+        irqs: wantIrqs,
+        own_irqs: own.sort((a, b) => a - b),
+      };
     }
   }
   const fileChanges = next !== current;
