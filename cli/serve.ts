@@ -2,7 +2,7 @@
 // the listeners, runs the startup calls, and stops cleanly on SIGINT/SIGTERM.
 
 import { loadConfig } from "../config/load.ts";
-import { buildMi } from "../app.ts";
+import { buildApp } from "../app.ts";
 import { runCall } from "../mi/script.ts";
 import { Daemon, listenersFrom, StartError } from "../service/daemon.ts";
 import { EXIT_FAIL, EXIT_OK, parseOptions } from "./common.ts";
@@ -27,7 +27,7 @@ export async function run(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const { config, source } = await loadConfig(values.config);
-  const mi = buildMi(config, { argv: [Deno.execPath(), ...Deno.args] });
+  const { mi, tuning } = buildApp(config, { argv: [Deno.execPath(), ...Deno.args] });
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${source ?? "embedded defaults"})`);
   // Listen for signals first: a SIGTERM during startup still stops cleanly.
@@ -43,10 +43,13 @@ export async function run(args: string[]): Promise<number> {
   // the process with the default action and turn a clean stop into exit 143.
   Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
   Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  // Before serving: roll back an apply a crash interrupted, re-arm a pending confirmation.
+  await tuning.start();
   const daemon = new Daemon(mi, listenersFrom(mi, config));
   try {
     await daemon.start();
   } catch (e) {
+    await tuning.stop();
     if (!(e instanceof StartError)) throw e;
     for (const c of e.causes) log.error(`cannot start listener ${c}`);
     return EXIT_FAIL;
@@ -57,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
     if ((JSON.parse(reply) as { error?: unknown }).error !== undefined) {
       log.error(`startup call ${call.method} failed: ${reply}`);
       await daemon.stop(config.service.shutdown_timeout_ms);
+      await tuning.stop();
       return EXIT_FAIL;
     }
     log.info(`startup call ${call.method}: ${reply}`);
@@ -65,6 +69,7 @@ export async function run(args: string[]): Promise<number> {
   const signal = await stop.promise;
   log.notice(`${signal}: stopping`);
   await daemon.stop(config.service.shutdown_timeout_ms);
+  await tuning.stop();
   log.notice("sipmi stopped");
   return EXIT_OK;
 }

@@ -7,6 +7,7 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { buildMi } from "../app.ts";
+import { L_WARN } from "../sys/log.ts";
 import { loadConfig } from "../config/load.ts";
 import { requestText, runCall } from "../mi/script.ts";
 import { TransportError } from "../transports/client.ts";
@@ -258,6 +259,8 @@ async function localCaller(
     config.tuning.state_dir = dir;
   }
   const mi = buildMi(config, { argv: ["sipmi", "tune", ...args] });
+  // The result says what happened; the log adds only warnings and errors.
+  mi.log.level = Math.min(mi.log.level, L_WARN);
   const ep = mi.core.endpoint({ transport: "cli", log: mi.attendant.log });
   return (req) => runCall(ep, req);
 }

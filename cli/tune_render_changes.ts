@@ -74,22 +74,19 @@ export function renderApply(r: ApplyResult): string {
   const s = r.summary;
   const out: string[] = [];
   if (r.status === "unchanged") {
-    out.push(
-      `${r.what}: 0 changes (the host already matches; ${plural(r.unchanged, "item")} checked)`,
-    );
+    out.push(`${r.what}: 0 changes (${r.unchanged} already as wanted)`);
   } else {
     out.push(`${r.what}: ${r.status}`, "", rowTable(r.rows));
     if (r.restored.length > 0) out.push("", "restored from the snapshot:", rowTable(r.restored));
     out.push(
       "",
-      `${s.applied} applied, ${s.unchanged} unchanged, ${s.unchangeable} unchangeable, ${s.failed} failed; ${
-        plural(r.unchanged, "item")
-      } already right`,
+      `${s.applied} applied, ${s.unchanged} unchanged, ${s.unchangeable} unchangeable, ${s.failed} failed; ${r.unchanged} already as wanted`,
     );
     if (r.snapshot !== null && r.status === "applied") {
       out.push(`snapshot ${r.snapshot} (undo: sipmi tune rollback ${r.snapshot})`);
     }
   }
+  out.push(...list("unchangeable, skipped", skipped(r.unchangeable)));
   out.push(...list("notes", r.notes));
   return out.join("\n");
 }

@@ -62,6 +62,11 @@ export function vmRoot(edit?: (dir: string) => Promise<void>): Promise<TempRoot>
   });
 }
 
+/** The VM root with the files of `kernel-quirks/` laid over it: `(null)` and empty cpulists. */
+export function quirkRoot(): Promise<TempRoot> {
+  return vmRoot((dir) => copyTree(`${FIXTURES}kernel-quirks`, dir));
+}
+
 /** A root holding only the given files (host path -> content). */
 export function rootWith(files: Record<string, string>): Promise<TempRoot> {
   return tempRoot(async (dir) => {
