@@ -77,7 +77,7 @@ Profiles (--profile FILE, default tuning.profile):
                                 back unless confirmed in time             [tune_apply]
   verify                        item by item what differs (exit 0 in sync,
                                 1 drift, 2 error)                          [tune_verify]
-  rollback [ID] [--dry-run] [--yes]
+  rollback [ID|--profile FILE] [--dry-run] [--yes]
                                 restore the newest (or a named) snapshot   [tune_rollback]
   snapshots                     what rollback can restore                  [tune_snapshots]
   confirm                       keep a change applied with a timeout       [tune_confirm]

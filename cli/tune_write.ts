@@ -60,6 +60,16 @@ function who(v: Values, args: string[]): Record<string, unknown> {
   return v.name !== undefined ? { name: v.name } : { unit: v.unit };
 }
 
+/** Which snapshot: an ID (positional or --to), or the newest of a --profile's applies. */
+function rollbackParams(v: Values, args: string[], dryRun: true | undefined) {
+  const snapshot = args[0] ?? str(v.to);
+  if (args[0] !== undefined && v.to !== undefined) throw new UsageError("give the snapshot once");
+  if (snapshot !== undefined && v.profile !== undefined) {
+    throw new UsageError("give a snapshot or --profile, not both");
+  }
+  return named({ snapshot, profile: profile(v), dry_run: dryRun });
+}
+
 const change = (r: unknown) => renderChange(r as ApplyResult | PlanResult);
 
 export const WRITE_SUBS: Record<string, Sub> = {
@@ -216,24 +226,20 @@ export const WRITE_SUBS: Record<string, Sub> = {
     errorExit: 2,
   },
   rollback: {
-    options: { to: { type: "string" }, yes: { type: "boolean" }, ...DRY },
-    maxArgs: 1,
-    request: (v, args) => {
-      if (args[0] !== undefined && v.to !== undefined) {
-        throw new UsageError("give the snapshot once");
-      }
-      return {
-        method: "tune_rollback",
-        params: named({ snapshot: args[0] ?? str(v.to), dry_run: dry(v) }),
-      };
+    options: {
+      to: { type: "string" },
+      profile: { type: "string" },
+      yes: { type: "boolean" },
+      ...DRY,
     },
+    maxArgs: 1,
+    request: (v, args) => ({ method: "tune_rollback", params: rollbackParams(v, args, dry(v)) }),
     render: (r) => renderRollback(r as RollbackResult),
     exit: (r) => (r as RollbackResult).status === "rollback_failed" ? 1 : 0,
     preview: (v, args) =>
-      v["dry-run"] === true ? null : {
-        method: "tune_rollback",
-        params: named({ snapshot: args[0] ?? str(v.to), dry_run: true }),
-      },
+      v["dry-run"] === true
+        ? null
+        : { method: "tune_rollback", params: rollbackParams(v, args, true) },
   },
   snapshots: {
     options: {},

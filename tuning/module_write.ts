@@ -330,12 +330,19 @@ export function writeCommands(rt: TuningRuntime, h: ParamHelpers): CommandSpec[]
     {
       name: "tune_rollback",
       help:
-        "restores the newest snapshot not rolled back yet, or a named one; params: snapshot, dry_run",
-      recipes: h.recipes([], ["snapshot", "dry_run"]),
+        "restores a named snapshot, else the newest not rolled back yet (of a profile's applies, with profile); params: snapshot | profile, dry_run",
+      recipes: [...h.recipes([], ["snapshot", "dry_run"]), ...h.recipes(["profile"], ["dry_run"])],
       mutating,
-      handler: h.guard((p) =>
-        rt.rollback(p.has("snapshot") ? p.str("snapshot") : undefined, { dryRun: dryRun(h, p) })
-      ),
+      handler: h.guard((p) => {
+        const profile = profileParam(p);
+        if (profile !== undefined && typeof profile !== "string") {
+          throw invalidParams("Parameter 'profile' of tune_rollback must be a profile file path");
+        }
+        return rt.rollback(p.has("snapshot") ? p.str("snapshot") : undefined, {
+          dryRun: dryRun(h, p),
+          profile,
+        });
+      }),
     },
     {
       name: "tune_snapshots",

@@ -497,10 +497,16 @@ export class TuningRuntime {
 
   // -------------------------------------------------------------- rollback
 
-  /** Restores a snapshot (default: the newest not rolled back yet). */
-  async rollback(id?: string, opts: { dryRun?: boolean } = {}): Promise<RollbackResult> {
+  /**
+   * Restores a snapshot: the one named, else the newest not rolled back yet
+   * (of the given profile's applies, when `profile` names one).
+   */
+  async rollback(
+    id?: string,
+    opts: { dryRun?: boolean; profile?: string } = {},
+  ): Promise<RollbackResult> {
     if (opts.dryRun) {
-      const snap = await this.#pick(id);
+      const snap = await this.#pick(id, opts.profile);
       return {
         snapshot: snap.id,
         what: snap.what,
@@ -517,12 +523,12 @@ export class TuningRuntime {
       };
     }
     return await this.#withLock("tune_rollback", async () => {
-      const snap = await this.#pick(id);
+      const snap = await this.#pick(id, opts.profile);
       return await this.#rollbackLocked(snap.id, "tune_rollback");
     });
   }
 
-  async #pick(id?: string): Promise<Snapshot> {
+  async #pick(id?: string, profile?: string): Promise<Snapshot> {
     if (id !== undefined) {
       const s = await this.store.snapshot(id);
       if (s === null) {
@@ -530,15 +536,22 @@ export class TuningRuntime {
       }
       return s;
     }
+    const of = profile === undefined
+      ? () => true
+      : (s: Snapshot) =>
+        s.what === `profile ${profile}` ||
+        s.what === `repair of profile ${profile} (tuning.enforce)`;
     const ids = await this.store.snapshotIds();
     for (let i = ids.length - 1; i >= 0; i--) {
       const s = await this.store.snapshot(ids[i]);
-      if (s !== null && s.rolled_back === undefined) return s;
+      if (s !== null && s.rolled_back === undefined && of(s)) return s;
     }
     throw new TuningError(
       "state",
       "Nothing to roll back",
-      "no snapshot that is not rolled back already",
+      profile === undefined
+        ? "no snapshot that is not rolled back already"
+        : `no snapshot of profile ${profile} that is not rolled back already`,
     );
   }
 
