@@ -104,9 +104,9 @@ export function renderVerify(v: VerifyResult): string {
     out.push(`in sync with ${v.profile}: ${plural(v.in_sync_items, "item")} as the profile wants`);
   } else if (v.drift.length > 0) {
     out.push(
-      `DRIFT from ${v.profile}: ${
-        plural(v.drift.length, "item")
-      } differ, ${v.in_sync_items} as wanted`,
+      `DRIFT from ${v.profile}: ${plural(v.drift.length, "item")} ${
+        v.drift.length === 1 ? "differs" : "differ"
+      }, ${v.in_sync_items} as wanted`,
       "",
       table(
         ["ITEM", "TARGET", "HAS", "WANTS", "CAUSE"],

@@ -123,7 +123,8 @@ Deno.test("tune verify exits 0 in sync, 1 on drift, 2 on an error; apply needs -
     await write(root.path, { "/proc/irq/39/smp_affinity_list": "0\n" });
     const drift = await sipmi(["tune", "verify", "--profile", profile, "--root", root.path]);
     assert.equal(drift.code, 1);
-    assert.match(drift.stdout, /^DRIFT from .*: 1 item differ, 1 as wanted/);
+    assert.match(drift.stdout, /^DRIFT from .*: 1 item differs, 1 as wanted/);
+    assert.equal(drift.stderr, "", "an explicit verify answers; it does not log");
     assert.match(
       drift.stdout,
       /nics\[0\] eth0 +IRQ 39 \(virtio2-output.0\) +0 +1 +changed outside sipmi/,

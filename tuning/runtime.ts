@@ -120,6 +120,8 @@ export interface TuningStatus {
   applied: { source: string; applied: string; snapshot: string | null } | null;
   journal: Journal | null;
   pending_confirm: { snapshot: string; deadline: string } | null;
+  /** The last plan made here (tune_plan), the last change, the last verification. */
+  last_plan: PlanResult | null;
   last_apply: ApplyResult | null;
   last_verify: VerifyResult | null;
   verify_interval_s: number;
@@ -139,6 +141,7 @@ export class TuningRuntime {
   readonly #log: RuntimeLog;
   readonly #unchangeable = new Set<string>();
   #busy: string | null = null;
+  #lastPlan: PlanResult | null = null;
   #lastApply: ApplyResult | null = null;
   #lastVerify: VerifyResult | null = null;
   /** Drift already logged (item + target), so a lasting drift is logged once. */
@@ -235,7 +238,7 @@ export class TuningRuntime {
     try {
       const applied = await this.store.applied();
       if (applied === null) return;
-      const v = await this.verify(new Loaded(applied));
+      const v = await this.verify(new Loaded(applied), { watch: true });
       if (v.in_sync || !this.settings.enforce || v.errors.length > 0) return;
       try {
         const r = await this.#applyProfile({ profile: applied.profile, source: applied.source }, {
@@ -245,9 +248,10 @@ export class TuningRuntime {
         this.#log.notice(
           `tuning: drift repaired (tuning.enforce): ${r.summary.applied} changes, snapshot ${r.snapshot}`,
         );
-        await this.verify(new Loaded(applied));
+        await this.verify(new Loaded(applied), { watch: true });
       } catch (e) {
-        if (e instanceof TuningError && e.kind === "busy") {
+        // Another change runs, or one waits for its confirmation: the next pass tries again.
+        if (e instanceof TuningError && (e.kind === "busy" || e.kind === "state")) {
           this.#log.info(`tuning: drift not repaired now: ${e.message}`);
         } else throw e;
       }
@@ -324,7 +328,8 @@ export class TuningRuntime {
   }
 
   async plan(from?: ProfileSource): Promise<PlanResult> {
-    return publicPlan(await this.#plan(await this.#profile(from)));
+    this.#lastPlan = publicPlan(await this.#plan(await this.#profile(from)));
+    return this.#lastPlan;
   }
 
   /** Applies a profile (or, with dryRun, plans it). */
@@ -333,7 +338,7 @@ export class TuningRuntime {
     opts: { dryRun?: boolean; confirmTimeoutS?: number } = {},
   ): Promise<ApplyResult | PlanResult> {
     const loaded = await this.#profile(from);
-    if (opts.dryRun) return publicPlan(await this.#plan(loaded));
+    if (opts.dryRun) return this.#lastPlan = publicPlan(await this.#plan(loaded));
     return await this.#applyProfile(loaded, { confirmTimeoutS: opts.confirmTimeoutS });
   }
 
@@ -625,7 +630,12 @@ export class TuningRuntime {
     return applied === null ? null : await this.verify(new Loaded(applied));
   }
 
-  async verify(from?: ProfileSource): Promise<VerifyResult> {
+  /**
+   * Compares the host with a profile. The daemon's periodic pass (`watch`)
+   * also logs each new drift item once and counts it; an explicit
+   * verification answers with the drift and leaves the log alone.
+   */
+  async verify(from?: ProfileSource, opts: { watch?: boolean } = {}): Promise<VerifyResult> {
     const loaded = await this.#profile(from);
     const plan = await this.#plan(loaded);
     const applied = await this.store.applied();
@@ -640,6 +650,8 @@ export class TuningRuntime {
       notes: plan.notes,
       errors: plan.errors,
     };
+    this.#lastVerify = v;
+    if (!opts.watch) return v;
     this.#c.verifies?.inc();
     const now = new Set(drift.map((d) => `${d.item}\u0000${d.target}`));
     for (const d of drift) {
@@ -651,7 +663,6 @@ export class TuningRuntime {
       );
     }
     this.#logged = now;
-    this.#lastVerify = v;
     return v;
   }
 
@@ -697,6 +708,7 @@ export class TuningRuntime {
       pending_confirm: j?.state === "pending_confirm" && j.deadline !== undefined
         ? { snapshot: j.snapshot, deadline: j.deadline }
         : null,
+      last_plan: this.#lastPlan,
       last_apply: this.#lastApply,
       last_verify: this.#lastVerify,
       verify_interval_s: this.settings.verifyIntervalS,
