@@ -5,39 +5,22 @@
 // starts.
 
 import assert from "node:assert/strict";
+import { startDaemon } from "./helpers/daemon.ts";
 import {
   assertGoldenText,
   deadPid,
   FIXTURES,
   type Json,
+  runSipmi,
   treeState,
   tuningRig,
   vmRoot,
   write,
 } from "./tuning_support.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const EXAMPLE = `${REPO}/examples/sip-host.jsonc`;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sipmi(args: string[], opts: { cwd?: string } = {}): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: opts.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sipmi = runSipmi;
 
 /** The VM root with Debian's irqbalance file: what the README's example runs on. */
 function host() {
@@ -152,9 +135,7 @@ Deno.test("tune verify exits 0 in sync, 1 on drift, 2 on an error; apply needs -
       /error 500: Bad profile \(.*p.jsonc:1:15: 'sip_cpus' must be a string/,
     );
     // A relative --profile is the caller's, whatever the daemon's cwd would be.
-    const rel = await sipmi(["tune", "plan", "--profile", "p.jsonc", "--root", root.path], {
-      cwd: "/",
-    });
+    const rel = await sipmi(["tune", "plan", "--profile", "p.jsonc", "--root", root.path]);
     assert.equal(rel.code, 1);
     assert.match(rel.stderr, /\/p.jsonc: cannot read the profile/);
   } finally {
@@ -253,7 +234,14 @@ Deno.test("apply --confirm-timeout in the foreground: rolled back at the deadlin
   assert.deepEqual(await treeState(root.path), before);
 
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args, "--confirm-timeout", "30"],
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      ...args,
+      "--confirm-timeout",
+      "30",
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -289,58 +277,22 @@ Deno.test("apply --confirm-timeout in the foreground: rolled back at the deadlin
   }
 });
 
-/** A daemon on a fixture root, UDP only; resolves once it says it is ready. */
-async function daemon(root: string, dir: string) {
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const config = `${dir}/sipmi.jsonc`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      fifo: { enabled: false },
-      datagram: { listen: [`udp:127.0.0.1:${port}`] },
-      http: { enabled: false },
-      tuning: { root, sip: { nic: "eth0" } },
-    }),
-  );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--config", config],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  const end = Date.now() + 15000;
-  while (!log.includes("sipmi ready")) {
-    const { value, done } = await reader.read();
-    if (done || Date.now() > end) {
-      child.kill("SIGKILL");
-      await child.status;
-      throw new Error(`daemon did not start:\n${log}`);
-    }
-    log += value;
-  }
-  reader.releaseLock();
-  child.stderr.cancel().catch(() => {});
-  return {
-    config,
-    via: `udp:127.0.0.1:${port}`,
-    log,
-    async [Symbol.asyncDispose]() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+/** A daemon on a fixture root (tests/helpers/daemon.ts), without HTTP. */
+async function daemon(root: string) {
+  const d = await startDaemon((c) => ({
+    ...c,
+    http: { enabled: false },
+    tuning: { root, sip: { nic: "eth0" } },
+  }));
+  return Object.assign(d, { via: `udp:127.0.0.1:${d.udpPort}`, log: d.lines.join("\n") });
 }
 
 Deno.test("through the daemon: apply --confirm-timeout is rolled back by the daemon; an interrupted apply is rolled back when it starts", async () => {
   await using root = await host();
-  const dir = await Deno.makeTempDir({ prefix: "sipmi_tune_daemon_" });
-  try {
+  {
     const before = await treeState(root.path);
     {
-      await using d = await daemon(root.path, dir);
+      await using d = await daemon(root.path);
       const r = await sipmi([
         "tune",
         "--config",
@@ -383,10 +335,8 @@ Deno.test("through the daemon: apply --confirm-timeout is rolled back by the dae
     crashed.call("tune_apply", { profile: EXAMPLE });
     await reached.promise;
     assert.notDeepEqual(await treeState(root.path), before);
-    await using d2 = await daemon(root.path, dir);
+    await using d2 = await daemon(root.path);
     assert.match(d2.log, /tuning: profile .* was interrupted \(pid [0-9]+ is gone\): rolling back/);
     assert.deepEqual(await treeState(root.path), before);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 });

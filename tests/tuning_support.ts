@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { type App, buildApp, buildMi } from "../app.ts";
+import { sipmi as sipmiChild } from "./helpers/daemon.ts";
 import { defaults } from "../config/spec.ts";
 import { type Config, configSpec } from "../config/schema.ts";
 import { runCall } from "../mi/script.ts";
@@ -321,4 +322,18 @@ export async function deadPid(): Promise<number> {
   const child = new Deno.Command("true", { stdout: "null", stderr: "null" }).spawn();
   await child.status;
   return child.pid;
+}
+
+// ------------------------------------------------------------- the CLI
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `sipmi ARGS...` as a child process (tests/helpers/daemon.ts), with named output fields. */
+export async function runSipmi(args: string[]): Promise<Run> {
+  const r = await sipmiChild(...args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
