@@ -410,7 +410,11 @@ export class HostFs {
   async askUnixSocket(path: string, request: string, timeoutMs: number): Promise<string> {
     const real = await this.#open(path);
     let conn: Deno.UnixConn | undefined;
-    const timer = setTimeout(() => conn?.close(), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn?.close();
+    }, timeoutMs);
     try {
       conn = await Deno.connect({ transport: "unix", path: real });
       await conn.write(new TextEncoder().encode(request));
@@ -423,9 +427,7 @@ export class HostFs {
       }
       return new TextDecoder().decode(concat(chunks));
     } catch (e) {
-      const cause = e instanceof Deno.errors.BadResource
-        ? new Error(`no reply within ${timeoutMs} ms`)
-        : e;
+      const cause = timedOut ? new Error(`no reply within ${timeoutMs} ms`) : e;
       throw new HostFsError(path, "talk to", cause);
     } finally {
       clearTimeout(timer);

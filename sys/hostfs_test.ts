@@ -153,6 +153,24 @@ Deno.test("askUnixSocket: one request, the reply until the peer closes; errors n
         fs.askUnixSocket("/run/irqbalance/irqbalance8.sock", "setup", 2000),
         (e) => e instanceof HostFsError && e.path === "/run/irqbalance/irqbalance8.sock",
       );
+      // A peer that never answers: rejected at the timeout, not waited for.
+      const mute = Deno.listen({ transport: "unix", path: `${dir}/run/mute.sock` });
+      const held: Deno.Conn[] = [];
+      const accepting = (async () => {
+        for await (const c of mute) held.push(c);
+      })();
+      try {
+        const t0 = Date.now();
+        await assert.rejects(
+          fs.askUnixSocket("/run/mute.sock", "setup", 200),
+          (e) => e instanceof HostFsError && /no reply within 200 ms/.test(e.message),
+        );
+        assert.ok(Date.now() - t0 < 5000);
+      } finally {
+        mute.close();
+        for (const c of held) c.close();
+        await accepting.catch(() => {});
+      }
     } finally {
       server.close();
       await serve.catch(() => {});

@@ -321,3 +321,53 @@ Deno.test("bad profiles are refused with file, line and column", async () => {
     await Deno.remove(file);
   }
 });
+
+Deno.test("rollback: the newest snapshot, a named one, or the newest of a profile's applies", async () => {
+  await using root = await host();
+  const rig = tuningRig(root.path);
+  const file = `${root.path}.profile.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ sip_cpus: "1", nics: [{ name: "eth0", irqs: "spread" }] }),
+  );
+  try {
+    const text = (p: string) => Deno.readTextFile(root.path + p);
+    const applied = await rig.result<Json>("tune_apply", { profile: file });
+    const single = await rig.result<Json>("irq_set_affinity", { irq: 40, cpus: "0" });
+    const dry = await rig.result<Json>("tune_rollback", { profile: file, dry_run: true });
+    assert.deepEqual([dry.snapshot, dry.rows.map((r: Json) => [r.target, r.new])], [
+      applied.snapshot,
+      [
+        ["IRQ 39 (virtio2-output.0)", "0-1"],
+        ["IRQ 38 (virtio2-input.0)", "0-1"],
+      ],
+    ]);
+    const back = await rig.result<Json>("tune_rollback", { profile: file });
+    assert.equal(back.snapshot, applied.snapshot);
+    assert.equal(await text("/proc/irq/38/smp_affinity_list"), "0-1\n");
+    assert.equal(
+      await text("/proc/irq/40/smp_affinity_list"),
+      "0\n",
+      "the later single change stays",
+    );
+    assert.equal(
+      (await rig.result<Json>("tune_status")).applied,
+      null,
+      "the profile is no longer applied",
+    );
+    const again = await rig.call("tune_rollback", { profile: file });
+    assert.equal(again.error?.message, "Nothing to roll back");
+    const named = await rig.result<Json>("tune_rollback", { snapshot: single.snapshot });
+    assert.equal(named.status, "rolled_back");
+    assert.equal(await text("/proc/irq/40/smp_affinity_list"), "0-1\n");
+    const list = await rig.result<Json>("tune_snapshots");
+    assert.deepEqual(list.snapshots.map((s: Json) => [s.id, s.rolled_back !== null]), [
+      [single.snapshot, true],
+      [applied.snapshot, true],
+    ]);
+    const bogus = await rig.call("tune_rollback", { snapshot: "../../etc/passwd" });
+    assert.equal(bogus.error?.message, "No such snapshot");
+  } finally {
+    await Deno.remove(file);
+  }
+});

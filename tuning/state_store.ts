@@ -182,12 +182,8 @@ export class StateStore {
       if (await this.#fs.createExclusive(this.#path("apply.lock"), JSON.stringify(info))) {
         return null;
       }
-      let holder: LockInfo | null = null;
-      try {
-        holder = await this.#read<LockInfo>("apply.lock");
-      } catch (e) {
-        if (!(e instanceof HostFsError) && !(e instanceof Error)) throw e;
-      }
+      // A lock file cut short by a crash reads as no holder: stale too.
+      const holder = await this.#read<LockInfo>("apply.lock").catch(() => null);
       if (holder !== null && processAlive(holder.pid)) return holder;
       await this.#remove("apply.lock");
     }
