@@ -58,7 +58,7 @@ Looking:
   show [--nic IF]               CPUs, SIP NIC, irqbalance, SIP router      [tune_show]
 
 Changing one thing (each takes --dry-run; a failure is rolled back):
-  irq set IRQ...|--match RE --cpus LIST                                    [irq_set_affinity]
+  irq set IRQ...|--nic IF|--match RE --cpus LIST                          [irq_set_affinity]
   irq spread --nic IF --cpus LIST [--numa-local]
                                 one CPU per queue IRQ, round robin         [irq_spread]
   irq default --cpus LIST       /proc/irq/default_smp_affinity             [irq_default_affinity]

@@ -74,14 +74,22 @@ const change = (r: unknown) => renderChange(r as ApplyResult | PlanResult);
 
 export const WRITE_SUBS: Record<string, Sub> = {
   "irq set": {
-    options: { match: { type: "string" }, cpus: { type: "string" }, ...DRY },
+    options: {
+      match: { type: "string" },
+      nic: { type: "string" },
+      cpus: { type: "string" },
+      ...DRY,
+    },
     maxArgs: 64,
     request: (v, args) => {
-      if ((args.length > 0) === (v.match !== undefined)) {
-        throw new UsageError("give IRQ numbers or --match RE (one of them)");
+      const by = [args.length > 0, v.match !== undefined, v.nic !== undefined].filter((x) => x);
+      if (by.length !== 1) {
+        throw new UsageError("give IRQ numbers, --nic IF or --match RE (one of them)");
       }
       const target = args.length > 0
         ? { irq: irqNumbers(args, "tune irq set") }
+        : v.nic !== undefined
+        ? { nic: v.nic }
         : { match: v.match };
       return {
         method: "irq_set_affinity",

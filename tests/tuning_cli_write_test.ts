@@ -173,6 +173,25 @@ Deno.test("single changes from the CLI: --dry-run shows the plan, the change rep
   ]);
   assert.equal(set.code, 0, set.stderr);
   assert.match(set.stdout, /APPLIED +IRQ 38 \(virtio2-input.0\) +0-1 +-> +1/);
+  const byNic = await sipmi([
+    "tune",
+    "--json",
+    "irq",
+    "set",
+    "--nic",
+    "eth0",
+    "--cpus",
+    "0",
+    "--dry-run",
+    "--root",
+    root.path,
+  ]);
+  assert.equal(byNic.code, 0, byNic.stderr);
+  // The NIC's queue IRQs, not its config vector (37).
+  assert.deepEqual(JSON.parse(byNic.stdout).changes.map((c: Json) => c.target), [
+    "IRQ 38 (virtio2-input.0)",
+    "IRQ 39 (virtio2-output.0)",
+  ]);
   const managed = await sipmi(["tune", "irq", "set", "36", "--cpus", "0", "--root", root.path]);
   assert.equal(managed.code, 0, managed.stderr);
   assert.match(
@@ -192,7 +211,10 @@ Deno.test("single changes from the CLI: --dry-run shows the plan, the change rep
   assert.equal(rps.code, 0, rps.stderr);
   assert.match(rps.stdout, /0 changes/);
   const bad: [string[], RegExp][] = [
-    [["tune", "irq", "set", "--cpus", "1"], /give IRQ numbers or --match RE/],
+    [
+      ["tune", "irq", "set", "--cpus", "1"],
+      /give IRQ numbers, --nic IF or --match RE \(one of them\)/,
+    ],
     [["tune", "irq", "set", "38"], /--cpus LIST is required/],
     [["tune", "irq", "spread", "--cpus", "1"], /--nic IF is required/],
     [

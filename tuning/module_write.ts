@@ -130,30 +130,35 @@ export function writeCommands(rt: TuningRuntime, h: ParamHelpers): CommandSpec[]
     {
       name: "irq_set_affinity",
       help:
-        "sets the CPU affinity of IRQs chosen by number (irq) or name pattern (match); reads back; params: irq | match, cpus, dry_run",
-      recipes: [...h.recipes(["irq", "cpus"], dry), ...h.recipes(["match", "cpus"], dry)],
+        "sets the CPU affinity of IRQs chosen by number (irq), a NIC's queue IRQs (nic) or name pattern (match); reads back; params: irq | nic | match, cpus, dry_run",
+      recipes: ["irq", "nic", "match"].flatMap((by) => h.recipes([by, "cpus"], dry)),
       mutating,
       handler: h.guard(async (p) => {
         const cpus = cpusParam(p);
         const facts = await hostFacts(env);
         const plan = emptyPlan("irq_set_affinity");
-        const rows = p.has("irq")
-          ? irqParam(p).map((n) => {
-            const r = facts.interrupts.rows.find((x) => x.numeric && x.irq === n);
-            if (r === undefined) throw new LookupError(`no IRQ ${n} in /proc/interrupts`);
-            return r;
-          })
-          : irqsMatching(facts, h.regex(p, "match"));
-        if (rows.length === 0) throw new LookupError(`no IRQ name matches /${p.str("match")}/`);
+        const item = "irq_set_affinity";
         const targets = new Map<string, IrqTarget>();
-        for (const r of rows) {
-          addIrqTarget(targets, {
-            irq: r.irq,
-            name: r.name,
-            cpus,
-            item: "irq_set_affinity",
-            reason: "asked",
+        if (p.has("nic")) {
+          const nic = h.nic(p)!;
+          const found = await spreadTargets(env, facts, nic, cpus, {
+            numaLocal: false,
+            spread: false,
+            item: `${item} ${nic}`,
           }, plan);
+          for (const t of found) addIrqTarget(targets, t, plan);
+        } else {
+          const rows = p.has("irq")
+            ? irqParam(p).map((n) => {
+              const r = facts.interrupts.rows.find((x) => x.numeric && x.irq === n);
+              if (r === undefined) throw new LookupError(`no IRQ ${n} in /proc/interrupts`);
+              return r;
+            })
+            : irqsMatching(facts, h.regex(p, "match"));
+          if (rows.length === 0) throw new LookupError(`no IRQ name matches /${p.str("match")}/`);
+          for (const r of rows) {
+            addIrqTarget(targets, { irq: r.irq, name: r.name, cpus, item, reason: "asked" }, plan);
+          }
         }
         await planIrqs(env, facts, targets.values(), plan);
         return await rt.change(plan, { dryRun: dryRun(h, p) });
