@@ -4,12 +4,8 @@
 // came from this process or a daemon; nothing here reads the host.
 
 import type { PlanResult, Row, Skipped } from "../tuning/changes.ts";
-import type {
-  RollbackResult,
-  SnapshotInfo,
-  TuningStatus,
-  VerifyResult,
-} from "../tuning/runtime.ts";
+import type { RollbackResult, SnapshotInfo, TuningStatus } from "../tuning/runtime.ts";
+import type { VerifyResult } from "../tuning/verify.ts";
 import type { ApplyResult } from "../tuning/transaction.ts";
 import { type Cell, keyValues, table } from "./table.ts";
 

@@ -19,7 +19,8 @@ import {
 } from "./tune_render_changes.ts";
 import type { ApplyResult } from "../tuning/transaction.ts";
 import type { PlanResult } from "../tuning/changes.ts";
-import type { RollbackResult, TuningStatus, VerifyResult } from "../tuning/runtime.ts";
+import type { RollbackResult, TuningStatus } from "../tuning/runtime.ts";
+import type { VerifyResult } from "../tuning/verify.ts";
 import { MAX_CONFIRM_TIMEOUT } from "../tuning/module_write.ts";
 
 const DRY = { "dry-run": { type: "boolean" } } as const;

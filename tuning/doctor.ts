@@ -13,7 +13,7 @@ import { type IrqbalanceStatus, irqbalanceStatus } from "./irqbalance.ts";
 import { describeNic, type NicDescription, sipNic } from "./nic.ts";
 import { findSipProcesses, type SipProcesses } from "./sip.ts";
 import { type HostStats, hostStats } from "./stats.ts";
-import type { VerifyResult } from "./runtime.ts";
+import type { VerifyResult } from "./verify.ts";
 
 export type Severity = "warning" | "info";
 

@@ -14,19 +14,18 @@ import type { Selector } from "./affinity.ts";
 import { emptyPlan } from "./changes.ts";
 import { CpuSet, CpuSetError, parseCpuList } from "./cpuset.ts";
 import { LookupError } from "./lookup_error.ts";
+import { checkOnline, hostFacts } from "./plan_host.ts";
 import {
   addIrqTarget,
-  checkOnline,
-  hostFacts,
   irqsMatching,
   type IrqTarget,
   planDefaultAffinity,
-  planIrqbalance,
   planIrqs,
   planRps,
   planThreads,
   spreadTargets,
-} from "./plan.ts";
+} from "./plan_items.ts";
+import { planIrqbalance } from "./plan_irqbalance.ts";
 import type { TuningRuntime } from "./runtime.ts";
 
 /** The parameter readers of module.ts (one set for every tuning command). */

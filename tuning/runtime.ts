@@ -13,21 +13,15 @@ import type { StatsRegistry } from "../mi/stats.ts";
 import { hostRoot } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
-import {
-  type Change,
-  type Plan,
-  type PlanResult,
-  publicPlan,
-  type Row,
-  type Skipped,
-} from "./changes.ts";
+import { type Change, type Plan, type PlanResult, publicPlan, type Row } from "./changes.ts";
 import type { TuningEnv } from "./env.ts";
-import { irqbalanceStatus } from "./irqbalance.ts";
-import { readTopology } from "./cpus.ts";
 import { planProfile } from "./plan.ts";
 import { type LoadedProfile, loadProfile } from "./profile.ts";
-import { type Applied, type Journal, type Snapshot, StateStore } from "./state_store.ts";
+import { type Journal, type Snapshot, StateStore } from "./state_store.ts";
+import { describeEntry } from "./targets.ts";
 import { type ApplyResult, restoreAll, runTransaction } from "./transaction.ts";
+import { TuningError } from "./tuning_error.ts";
+import { driftCauses, type VerifyResult } from "./verify.ts";
 
 /** A profile already loaded (the applied one), as opposed to a path or an inline object. */
 export class Loaded {
@@ -57,48 +51,6 @@ export interface RuntimeLog {
 }
 
 const QUIET: RuntimeLog = { info() {}, notice() {}, warn() {}, error() {} };
-
-/** Why a tuning command did not run or did not succeed; module.ts maps it to an MI error. */
-export class TuningError extends Error {
-  readonly kind: "busy" | "plan" | "failed" | "state" | "profile";
-  /** The short form for an MI error message: `Busy`, `Bad profile`. */
-  readonly title: string;
-  readonly detail: string;
-  /** The result of a failed apply (rows and what was restored). */
-  readonly result?: ApplyResult;
-  constructor(kind: TuningError["kind"], message: string, detail = "", result?: ApplyResult) {
-    super(detail ? `${message}: ${detail}` : message);
-    this.name = "TuningError";
-    this.kind = kind;
-    this.title = message;
-    this.detail = detail;
-    this.result = result;
-  }
-}
-
-export interface DriftItem {
-  item: string;
-  target: string;
-  /** What the host has now. */
-  have: string;
-  /** What the profile wants. */
-  want: string;
-  /** What sipmi can see of why. */
-  cause: string;
-}
-
-export interface VerifyResult {
-  profile: string;
-  checked_at: string;
-  in_sync: boolean;
-  drift: DriftItem[];
-  /** Items that match the profile. */
-  in_sync_items: number;
-  unchangeable: Skipped[];
-  notes: string[];
-  /** Parts of the profile this host cannot meet (a NIC gone, a CPU offline). */
-  errors: string[];
-}
 
 export interface RollbackResult {
   snapshot: string;
@@ -639,7 +591,11 @@ export class TuningRuntime {
     const loaded = await this.#profile(from);
     const plan = await this.#plan(loaded);
     const applied = await this.store.applied();
-    const drift = await this.#causes(plan, applied?.source === loaded.source ? applied : null);
+    const drift = await driftCauses(
+      this.env,
+      plan,
+      applied?.source === loaded.source ? applied : null,
+    );
     const v: VerifyResult = {
       profile: loaded.source,
       checked_at: new Date().toISOString(),
@@ -666,35 +622,6 @@ export class TuningRuntime {
     return v;
   }
 
-  /** Each planned change of a verification is drift: say what sipmi can see of its cause. */
-  async #causes(plan: Plan, applied: Applied | null): Promise<DriftItem[]> {
-    if (plan.changes.length === 0) return [];
-    const ib = await irqbalanceStatus(this.env.fs, await readTopology(this.env.fs));
-    return plan.changes.map((c) => {
-      let cause = "changed outside sipmi";
-      if (c.step === "irqs" && c.action.kind === "kernel_cpus") {
-        const irq = Number(/\/proc\/irq\/([0-9]+)\//.exec(c.action.path)?.[1]);
-        if (ib.running && !ib.banned_irqs.includes(irq)) {
-          cause = `irqbalance (pid ${ib.pids[0]}) runs and does not ban IRQ ${irq}: it moves it`;
-        }
-      } else if (c.step === "threads" && c.action.kind === "threads") {
-        const before = applied?.pids[c.item];
-        cause = before === undefined
-          ? "not pinned yet"
-          : before.includes(c.action.pid)
-          ? "threads changed affinity or new threads started since the apply"
-          : `process ${c.action.pid} started after the apply (was ${
-            before.join(", ") || "none"
-          }): restarted?`;
-      } else if (c.step === "irqbalance") {
-        cause = ib.running
-          ? `irqbalance (pid ${ib.pids[0]}) runs with other bans (restarted, or its file edited)`
-          : "its config file was edited";
-      }
-      return { item: c.item, target: c.target, have: c.old, want: c.new, cause };
-    });
-  }
-
   // ------------------------------------------------------------------ status
 
   async status(): Promise<TuningStatus> {
@@ -715,20 +642,5 @@ export class TuningRuntime {
       enforce: this.settings.enforce,
       unchangeable_irqs: [...this.#unchangeable],
     };
-  }
-}
-
-function describeEntry(e: Snapshot["entries"][number]): string {
-  switch (e.kind) {
-    case "kernel":
-      return e.cpus || "off";
-    case "irqbalance":
-      return e.file === null
-        ? "irqbalance as before"
-        : `${e.file.path} ${e.file.exists ? "as before" : "removed"}`;
-    case "service":
-      return e.active ? "running" : "stopped";
-    case "threads":
-      return [...new Set(e.tasks.map((t) => t.cpus))].join(", ") || "(no threads)";
   }
 }

@@ -9,7 +9,8 @@ import { readDefaultAffinity, readInterrupts } from "./irq.ts";
 import { type IrqbalanceStatus, irqbalanceStatus } from "./irqbalance.ts";
 import { describeNic, type NicDescription, sipNic } from "./nic.ts";
 import { findSipProcesses, type SipProcesses } from "./sip.ts";
-import type { TuningStatus, VerifyResult } from "./runtime.ts";
+import type { TuningStatus } from "./runtime.ts";
+import type { VerifyResult } from "./verify.ts";
 
 export type Section<T> = T | { error: string };
 

@@ -5,11 +5,11 @@
 // (temporary file, fsync, rename), so a crash leaves the old version or
 // the new one, and rollback works after a restart.
 
-import { type HostFs, HostFsError } from "../sys/hostfs.ts";
+import type { HostFs } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import type { SnapshotEntry } from "./targets.ts";
 import type { Profile } from "./profile.ts";
-import type { PendingPush } from "./plan.ts";
+import type { PendingPush } from "./plan_host.ts";
 
 /** Snapshots kept; older ones are removed when a new one is written. */
 export const MAX_SNAPSHOTS = 50;

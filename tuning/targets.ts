@@ -357,3 +357,19 @@ async function restoreOne(env: TuningEnv, e: SnapshotEntry): Promise<Row> {
     }
   }
 }
+
+/** What restoring an entry gives, for a dry run of a rollback. */
+export function describeEntry(e: SnapshotEntry): string {
+  switch (e.kind) {
+    case "kernel":
+      return e.cpus || "off";
+    case "irqbalance":
+      return e.file === null
+        ? "irqbalance as before"
+        : `${e.file.path} ${e.file.exists ? "as before" : "removed"}`;
+    case "service":
+      return e.active ? "running" : "stopped";
+    case "threads":
+      return [...new Set(e.tasks.map((t) => t.cpus))].join(", ") || "(no threads)";
+  }
+}
