@@ -371,3 +371,20 @@ Deno.test("rollback: the newest snapshot, a named one, or the newest of a profil
     await Deno.remove(file);
   }
 });
+
+Deno.test("sipmi.cpus pins sipmi's own threads (here posing as pid 4242 of the fixture)", async () => {
+  await using root = await host();
+  const rig = tuningRig(root.path, { pid: 4242 });
+  const r = await rig.result<Json>("tune_apply", {
+    profile: { sip_cpus: "1", sipmi: { cpus: "housekeeping" } },
+  });
+  assert.deepEqual(r.rows.map((x: Json) => [x.item, x.target, x.new, x.note]), [
+    ["sipmi.cpus", "pid 4242 (opensips)", "0", "3 threads set"],
+  ]);
+  for (const tid of [4242, 4243, 4244]) {
+    assert.match(
+      await Deno.readTextFile(`${root.path}/proc/4242/task/${tid}/status`),
+      /Cpus_allowed:\t1\nCpus_allowed_list:\t0\n/,
+    );
+  }
+});
