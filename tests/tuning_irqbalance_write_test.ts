@@ -28,18 +28,29 @@ if (realSkip !== null) {
 }
 
 /**
+ * A policy script that bans every IRQ: an irqbalance run with it moves
+ * nothing, even at start-up (where it would move IRQs off banned CPUs).
+ * The IRQs it bans are logged after the `Banned CPUs:` line; --banirq
+ * ones before it.
+ */
+const BAN_ALL = await Deno.makeTempFile({ prefix: "sipmi_banall_" });
+await Deno.writeTextFile(BAN_ALL, "#!/bin/sh\necho ban=true\n");
+await Deno.chmod(BAN_ALL, 0o755);
+globalThis.addEventListener("unload", () => Deno.removeSync(BAN_ALL));
+
+/**
  * What the real irqbalance makes of an environment file, sourced as its
- * init script does: its `Banned CPUs:` line and the IRQs it says it bans.
- * It is killed as soon as it has printed them, long before its first
- * balancing pass (10 s).
+ * init script does: its `Banned CPUs:` line and the IRQs its arguments
+ * ban. It is killed as soon as it has printed them.
  */
 async function irqbalanceReads(file: string): Promise<{ banned: string; irqs: number[] }> {
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      `set -a; . "$1"; exec stdbuf -oL ${IRQBALANCE} --foreground --debug $IRQBALANCE_ARGS`,
+      `set -a; . "$1"; exec stdbuf -oL ${IRQBALANCE} --foreground --debug --policyscript=$2 $IRQBALANCE_ARGS`,
       "sh",
       file,
+      BAN_ALL,
     ],
     clearEnv: true,
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
