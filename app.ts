@@ -6,13 +6,29 @@
 import type { Config } from "./config/schema.ts";
 import { createMi, type MiInstance } from "./mi/instance.ts";
 import type { Log } from "./sys/log.ts";
-import { tuningEnv } from "./tuning/env.ts";
+import { type TuningEnv, tuningEnv } from "./tuning/env.ts";
 import { tuningModule } from "./tuning/module.ts";
+import { TuningRuntime } from "./tuning/runtime.ts";
 
-export function buildMi(
-  config: Config,
-  opts: { log?: Log; argv?: readonly string[] } = {},
-): MiInstance {
+export interface App {
+  mi: MiInstance;
+  /** The tuning side's background work: the daemon calls start() and stop(). */
+  tuning: TuningRuntime;
+}
+
+export interface AppOptions {
+  log?: Log;
+  argv?: readonly string[];
+  /** A tuning env other than the config's (tests: a fake kernel with fault hooks). */
+  tuningEnv?: TuningEnv;
+}
+
+export function buildMi(config: Config, opts: AppOptions = {}): MiInstance {
+  return buildApp(config, opts).mi;
+}
+
+export function buildApp(config: Config, opts: AppOptions = {}): App {
+  let tuning: TuningRuntime | undefined;
   const mi = createMi({
     log: opts.log,
     logLevel: config.log_level,
@@ -23,13 +39,16 @@ export function buildMi(
       maxBatch: config.mi.max_batch,
       maxConcurrent: config.mi.max_concurrent,
     },
-    modules: (mi) => [
-      tuningModule(tuningEnv(config.tuning), {
-        stats: mi.stats,
-        warn: (m) => mi.attendant.log.warn(m),
-      }),
-    ],
+    modules: (mi) => {
+      const t = config.tuning;
+      tuning = new TuningRuntime(opts.tuningEnv ?? tuningEnv(t), {
+        profile: t.profile,
+        verifyIntervalS: t.verify_interval_s,
+        enforce: t.enforce,
+      }, { stats: mi.stats, log: mi.attendant.log });
+      return [tuningModule(tuning, { stats: mi.stats, warn: (m) => mi.attendant.log.warn(m) })];
+    },
   });
   if (opts.log === undefined) mi.log.level = config.log_level;
-  return mi;
+  return { mi, tuning: tuning! };
 }

@@ -7,6 +7,9 @@
 // `irq_list` and `tune_show` run through the MI core exactly as the CLI and
 // the daemon run them; the parser alone and the whole CLI process
 // (`sipmi tune show --root ...`, including Deno start-up) are measured too.
+// `tune_plan` and `tune_verify` plan a profile for the 94-queue NIC (spread
+// over 72 NUMA-local SIP cores, RPS on every queue): what an apply and the
+// daemon's periodic verification cost on such a host.
 
 import { buildMi } from "../app.ts";
 import { defaults } from "../config/spec.ts";
@@ -56,6 +59,39 @@ Deno.bench("tune_show (1152 CPUs, 94-queue NIC)", { group: "show", baseline: tru
 
 Deno.bench("tune_doctor interval=0 (1152 CPUs)", { group: "show" }, async () => {
   await call("tune_doctor", { interval: 0 });
+});
+
+/** SIP cores on the NIC's node 6 (cores 432-467 and their siblings), the rest housekeeping. */
+const PROFILE = {
+  sip_cpus: "432-467,1008-1043",
+  nics: [{ name: BIG_NIC, irqs: "spread", numa_local: true }],
+  default_irq_affinity: "housekeeping",
+  rps: [{ nic: BIG_NIC, cpus: "sip_cpus" }],
+  processes: [{ unit: "opensips.service" }],
+};
+
+// The plan is not empty on the captured host: check once that it plans what it should.
+{
+  const r = JSON.parse(await runCall(ep, { method: "tune_plan", params: { profile: PROFILE } }));
+  if (
+    r.error !== undefined || r.result.changes.length !== 94 + 94 + 1 || r.result.errors.length > 0
+  ) {
+    throw new Error(
+      `tune_plan on the 1152-CPU host: ${JSON.stringify(r.error ?? r.result.errors)}`,
+    );
+  }
+}
+
+Deno.bench(
+  "tune_plan (1152 CPUs, 94 queue IRQs, 94 RPS queues)",
+  { group: "plan", baseline: true },
+  async () => {
+    await call("tune_plan", { profile: PROFILE });
+  },
+);
+
+Deno.bench("tune_verify (1152 CPUs, same profile)", { group: "plan" }, async () => {
+  await call("tune_verify", { profile: PROFILE });
 });
 
 Deno.bench(

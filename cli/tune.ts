@@ -2,12 +2,13 @@
 // builds the MI request the daemon would get and runs it through the same
 // core in this process (or, with --via, sends it to a daemon); output is
 // the MI result as JSON (--json) or an aligned table. One implementation:
-// nothing here reads the host.
+// nothing here reads or changes the host. The subcommands that change it
+// are in tune_write.ts.
 
 import { isAbsolute, resolve } from "node:path";
 import { buildMi } from "../app.ts";
+import { L_WARN } from "../sys/log.ts";
 import { loadConfig } from "../config/load.ts";
-import type { MiParams } from "../mi/jsonrpc.ts";
 import { requestText, runCall } from "../mi/script.ts";
 import { TransportError } from "../transports/client.ts";
 import { callTarget, parseTarget, type Target, TARGET_FORMS } from "./target.ts";
@@ -31,14 +32,18 @@ import {
   renderShow,
   renderStats,
 } from "./tune_render.ts";
+import { named, type OptionSpec, type Request, str, type Sub, type Values } from "./tune_sub.ts";
+import { type Caller, SUB_WORDS, waitForConfirm, WRITE_SUBS } from "./tune_write.ts";
+import type { ApplyResult } from "../tuning/transaction.ts";
 
 export const usage = `Usage: sipmi tune [OPTIONS] SUBCOMMAND [ARGS...]
 
-Shows what matters before pinning a NIC's interrupts and the SIP router's
-threads to the same cores. Each subcommand runs one MI command of the
-tuning module (named in brackets), in this process or against a daemon.
+Shows and changes what matters for a SIP host: a NIC's interrupts and the
+SIP router's threads on the same cores, irqbalance kept off them. Each
+subcommand runs one MI command of the tuning module (named in brackets),
+in this process or against a daemon.
 
-Subcommands:
+Looking:
   cpus                          online/isolated/nohz_full CPUs, NUMA, SMT   [cpu_list]
   irq list [--nic IF] [--match RE]
                                 IRQs with counts and affinity              [irq_list]
@@ -52,9 +57,37 @@ Subcommands:
                                 findings with evidence and advice          [tune_doctor]
   show [--nic IF]               CPUs, SIP NIC, irqbalance, SIP router      [tune_show]
 
+Changing one thing (each takes --dry-run; a failure is rolled back):
+  irq set IRQ...|--nic IF|--match RE --cpus LIST                          [irq_set_affinity]
+  irq spread --nic IF --cpus LIST [--numa-local]
+                                one CPU per queue IRQ, round robin         [irq_spread]
+  irq default --cpus LIST       /proc/irq/default_smp_affinity             [irq_default_affinity]
+  irqbalance ban --cpus LIST | ban-irq N... | unban
+                                sipmi's block in irqbalance's config, then
+                                the running daemon is told                 [irqbalance_ban]
+  affinity set PID|--name RE|--unit UNIT --cpus LIST [--threads]
+                                sched_setaffinity, reports what was kept   [affinity_set]
+  rps --nic IF --cpus LIST|off  receive packet steering of every RX queue  [rps_set]
+
+Profiles (--profile FILE, default tuning.profile):
+  plan                          the changes, as a diff                     [tune_plan]
+  apply [--dry-run] [--yes] [--confirm-timeout S]
+                                one transaction: snapshot, apply, read back,
+                                roll back on failure; with a timeout, rolled
+                                back unless confirmed in time             [tune_apply]
+  verify                        item by item what differs (exit 0 in sync,
+                                1 drift, 2 error)                          [tune_verify]
+  rollback [ID|--profile FILE] [--dry-run] [--yes]
+                                restore the newest (or a named) snapshot   [tune_rollback]
+  snapshots                     what rollback can restore                  [tune_snapshots]
+  confirm                       keep a change applied with a timeout       [tune_confirm]
+  status                        applied profile, pending confirm, drift    [tune_status]
+
 Options (before or after the subcommand):
   --json                print the MI result as JSON (stats --count N > 1: one line per sample)
-  --root DIR            read /proc, /sys and /etc under DIR (a captured tree)
+  --root DIR            read and write /proc, /sys and /etc under DIR (a captured tree,
+                        with the kernel's rules for writes); nothing on the host changes
+  --state-dir DIR       snapshots and the journal (default tuning.state_dir; under --root)
   --config PATH         config file (default /etc/sipmi/sipmi.jsonc)
   --via ADDR            run on a daemon: fifo:PATH, udp:HOST:PORT, unix:PATH or
                         http://HOST:PORT/mi (the reply FIFO goes in fifo.reply_dir,
@@ -68,42 +101,21 @@ Examples:
   sipmi tune irq list --nic eth0
   sipmi tune affinity --unit opensips --threads
   sipmi tune stats --interval 1 --count 10 --ports 5060,5061
-  sipmi tune doctor --via udp:127.0.0.1:8898`;
-
-type OptionSpec = { type: "string" | "boolean"; short?: string };
-
-interface Request {
-  method: string;
-  params?: MiParams;
-}
-
-interface Sub {
-  /** Extra options of this subcommand. */
-  options: Record<string, OptionSpec>;
-  /** Most positional arguments after the subcommand words. */
-  maxArgs: number;
-  request(values: Record<string, string | boolean | undefined>, args: string[]): Request;
-  render(result: unknown): string;
-}
+  sipmi tune doctor --via udp:127.0.0.1:8898
+  sipmi tune irq set 38 39 --cpus 2 --dry-run
+  sipmi tune plan --profile /etc/sipmi/host.jsonc
+  sipmi tune apply --profile /etc/sipmi/host.jsonc --confirm-timeout 60`;
 
 const COMMON: Record<string, OptionSpec> = {
   json: { type: "boolean" },
   root: { type: "string" },
   config: { type: "string" },
   via: { type: "string" },
+  "state-dir": { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 
-function named(pairs: Record<string, unknown>): MiParams | undefined {
-  const p = Object.fromEntries(Object.entries(pairs).filter(([, v]) => v !== undefined));
-  return Object.keys(p).length === 0 ? undefined : p;
-}
-
-function str(v: string | boolean | undefined): string | undefined {
-  return typeof v === "string" ? v : undefined;
-}
-
-function seconds(v: string | boolean | undefined, what: string): number | undefined {
+function seconds(v: Values[string], what: string): number | undefined {
   if (typeof v !== "string") return undefined;
   if (!/^[0-9]+(\.[0-9]+)?$/.test(v) || Number(v) > MAX_INTERVAL) {
     throw new UsageError(`${what} must be seconds between 0 and ${MAX_INTERVAL}, not '${v}'`);
@@ -204,30 +216,29 @@ const SUBS: Record<string, Sub> = {
   },
 };
 
-const VALUED = new Set(["--root", "--config", "--via"]);
+Object.assign(SUBS, WRITE_SUBS);
+
+const VALUED = new Set(["--root", "--config", "--via", "--state-dir"]);
 
 /** Finds the subcommand words (`irq list` is two) at the start of `rest`. */
 function pickSub(rest: string[]): { name: string; sub: Sub; after: string[] } {
   const [first, second] = rest;
   if (first === undefined) throw new UsageError("missing SUBCOMMAND");
-  if (first === "irq") {
-    if (second !== "list") {
-      throw new UsageError(
-        `'tune irq' needs 'list' (setting IRQ affinity comes in a later version)`,
-      );
-    }
-    return { name: "irq list", sub: SUBS["irq list"], after: rest.slice(2) };
+  const words = SUB_WORDS[first];
+  if (words !== undefined && second !== undefined && words.includes(second)) {
+    const name = `${first} ${second}`;
+    return { name, sub: SUBS[name], after: rest.slice(2) };
   }
-  const sub = SUBS[first];
-  if (!sub || first === "irq list") throw new UsageError(`unknown subcommand '${first}'`);
+  if (first === "irq") {
+    throw new UsageError(`'tune irq' needs one of: ${SUB_WORDS.irq.join(", ")}`);
+  }
+  const sub = Object.hasOwn(SUBS, first) && !first.includes(" ") ? SUBS[first] : undefined;
+  if (!sub) throw new UsageError(`unknown subcommand '${first}'`);
   return { name: first, sub, after: rest.slice(1) };
 }
 
-/** A call runs in this process, or on a daemon with --via. */
-type Caller = (req: Request) => Promise<string>;
-
 async function localCaller(
-  values: { root?: string; config?: string },
+  values: { root?: string; config?: string; "state-dir"?: string },
   args: string[],
 ): Promise<Caller> {
   const { config } = await loadConfig(values.config);
@@ -240,7 +251,16 @@ async function localCaller(
     }
     config.tuning.root = root;
   }
+  if (values["state-dir"] !== undefined) {
+    const dir = values["state-dir"];
+    if (!dir.startsWith("/")) {
+      throw new UsageError(`--state-dir must be an absolute path, not '${dir}'`);
+    }
+    config.tuning.state_dir = dir;
+  }
   const mi = buildMi(config, { argv: ["sipmi", "tune", ...args] });
+  // The result says what happened; the log adds only warnings and errors.
+  mi.log.level = Math.min(mi.log.level, L_WARN);
   const ep = mi.core.endpoint({ transport: "cli", log: mi.attendant.log });
   return (req) => runCall(ep, req);
 }
@@ -298,7 +318,8 @@ export async function run(args: string[]): Promise<number> {
     return EXIT_OK;
   }
   const { name, sub, after } = pickSub(rest);
-  const { values, positionals } = parseSubOptions(name, [...options, ...after], sub);
+  const parsed = parseSubOptions(name, [...options, ...after], sub);
+  const values = parsed.values as Values, positionals = parsed.positionals;
   if (values.help) {
     console.log(usage);
     return EXIT_OK;
@@ -311,40 +332,103 @@ export async function run(args: string[]): Promise<number> {
   const json = values.json === true;
 
   let call: Caller;
-  if (typeof values.via === "string") {
-    if (values.root !== undefined) {
-      throw new UsageError("--root applies in-process only; the daemon uses its own tuning.root");
+  const via = typeof values.via === "string";
+  if (via) {
+    for (const local of ["root", "state-dir"] as const) {
+      if (values[local] !== undefined) {
+        throw new UsageError(
+          `--${local} applies in-process only; the daemon uses its own tuning.${
+            local.replace("-", "_")
+          }`,
+        );
+      }
     }
-    call = await viaCaller(values.via, values.config as string | undefined, req);
+    call = await viaCaller(values.via as string, values.config as string | undefined, req);
   } else {
-    call = await localCaller(values as { root?: string; config?: string }, args);
+    call = await localCaller(
+      values as { root?: string; config?: string; "state-dir"?: string },
+      args,
+    );
+  }
+
+  const preview = values.yes === true ? null : sub.preview?.(values, positionals) ?? null;
+  if (preview !== null) {
+    if (!Deno.stdin.isTerminal()) {
+      throw new UsageError(
+        `'tune ${name}' changes the host: add --yes (or --dry-run to see what it would do)`,
+      );
+    }
+    const shown = await ask(call, name, preview, sub, json);
+    if (shown !== EXIT_OK) return shown;
   }
 
   for (let i = 0; i < count; i++) {
-    let reply: Reply;
-    try {
-      reply = JSON.parse(await call(req)) as Reply;
-    } catch (e) {
-      if (e instanceof ViaFailed) {
-        eprint(`sipmi tune ${name}: ${e.message}`);
-        return EXIT_USAGE;
-      }
-      if (e instanceof SyntaxError) {
-        eprint(`sipmi tune ${name}: the server did not answer JSON`);
-        return EXIT_FAIL;
-      }
-      throw e;
-    }
-    if (reply.error !== undefined) {
-      const e = reply.error;
-      eprint(`sipmi tune ${name}: error ${e.code}: ${e.message}${e.data ? ` (${e.data})` : ""}`);
-      return EXIT_FAIL;
-    }
+    const reply = await send(call, name, req);
+    if (typeof reply === "number") return reply === EXIT_FAIL ? sub.errorExit ?? EXIT_FAIL : reply;
     if (json) {
       console.log(count > 1 ? JSON.stringify(reply.result) : JSON.stringify(reply.result, null, 2));
     } else console.log((i > 0 ? "\n" : "") + sub.render(reply.result));
+    const applied = reply.result as Partial<ApplyResult>;
+    if (applied?.confirm_deadline !== undefined && !via) {
+      return await waitForConfirm(call, applied as ApplyResult, (s) => console.log(s));
+    }
+    if (applied?.confirm_deadline !== undefined) {
+      console.log(
+        `\nThe daemon rolls it back at ${applied.confirm_deadline} unless 'sipmi tune confirm' arrives.`,
+      );
+    }
+    const code = sub.exit?.(reply.result) ?? EXIT_OK;
+    if (code !== EXIT_OK) return code;
   }
   return EXIT_OK;
+}
+
+/** Sends one request; the reply, or the exit status when there is none to print. */
+async function send(call: Caller, name: string, req: Request): Promise<Reply | number> {
+  let reply: Reply;
+  try {
+    reply = JSON.parse(await call(req)) as Reply;
+  } catch (e) {
+    if (e instanceof ViaFailed) {
+      eprint(`sipmi tune ${name}: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof SyntaxError) {
+      eprint(`sipmi tune ${name}: the server did not answer JSON`);
+      return EXIT_FAIL;
+    }
+    throw e;
+  }
+  if (reply.error !== undefined) {
+    const e = reply.error;
+    eprint(`sipmi tune ${name}: error ${e.code}: ${e.message}${e.data ? ` (${e.data})` : ""}`);
+    return EXIT_FAIL;
+  }
+  return reply;
+}
+
+/** Shows what a change would do and asks on the terminal; EXIT_OK to go on. */
+async function ask(
+  call: Caller,
+  name: string,
+  preview: Request,
+  sub: Sub,
+  json: boolean,
+): Promise<number> {
+  const reply = await send(call, name, preview);
+  if (typeof reply === "number") return reply;
+  const r = reply.result as { changes?: unknown[]; rows?: unknown[]; errors?: string[] };
+  console.log(
+    json
+      ? JSON.stringify(r, null, 2)
+      : (preview.method === "tune_plan" ? WRITE_SUBS.plan : sub).render(r),
+  );
+  if ((r.errors?.length ?? 0) > 0) return EXIT_FAIL;
+  if ((r.changes ?? r.rows ?? []).length === 0) return EXIT_OK;
+  const answer = prompt(`\n${name === "apply" ? "Apply these changes" : "Roll back"}? [y/N]`);
+  if (answer !== null && /^y(es)?$/i.test(answer.trim())) return EXIT_OK;
+  eprint(`sipmi tune ${name}: nothing changed`);
+  return EXIT_FAIL;
 }
 
 /** Strict option parsing; an option of another subcommand is named as such. */
@@ -358,7 +442,7 @@ function parseSubOptions(name: string, args: string[], sub: Sub) {
   }
 }
 
-function sampleCount(values: Record<string, string | boolean | undefined>): number {
+function sampleCount(values: Values): number {
   if (values.count === undefined) return 1;
   if (values.interval === undefined) throw new UsageError("--count needs --interval");
   const c = String(values.count);

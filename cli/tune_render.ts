@@ -145,6 +145,7 @@ export function renderNic(r: NicDescription): string {
 
 export function renderIrqbalance(r: IrqbalanceStatus): string {
   const from = {
+    socket: "the running daemon's socket (its live settings)",
     process: "the running daemon's environment",
     config_file: r.config_file,
     defaults: "defaults (no config file)",
@@ -323,5 +324,28 @@ export function renderShow(r: TuneShow): string {
     "",
     "== SIP router",
     sip,
+    "",
+    "== Profile",
+    renderProfileState(r.profile),
   ].join("\n");
+}
+
+function renderProfileState(p: TuneShow["profile"]): string {
+  if (p.applied === null) return "none applied by sipmi";
+  const v = p.verify;
+  const head = keyValues([
+    ["applied", `${p.applied.source} at ${p.applied.applied}`],
+    [
+      "waiting for confirm",
+      p.pending_confirm === null ? "no" : `until ${p.pending_confirm.deadline}`,
+    ],
+    ["now", v === null ? "-" : v.in_sync ? "in sync" : `${v.drift.length} items drifted`],
+  ]);
+  if (v === null || v.drift.length === 0) return head;
+  return `${head}\n${
+    table(
+      ["TARGET", "HAS", "WANTS", "CAUSE"],
+      v.drift.map((d) => [d.target, d.have, d.want, d.cause]),
+    )
+  }`;
 }

@@ -202,9 +202,17 @@ export const configSpec = obj({
   tuning: obj({
     /** Root of /proc, /sys and /etc: "/" on a host, a fixture tree in tests. */
     root: str("/", checkAbsolute, "an absolute directory"),
+    /**
+     * Snapshots, the apply journal and the lock (a host path: under a
+     * fixture root it is inside the fixture).
+     */
     state_dir: str("/var/lib/sipmi", checkAbsolute, "an absolute directory"),
-    /** Profile applied at boot (a later issue); empty = none. */
-    profile: str(""),
+    /** The profile tune_plan/apply/verify use when none is given; empty = none. */
+    profile: str("", checkOptionalAbsolute, "an absolute path"),
+    /** Seconds between re-verifications of the applied profile by the daemon; 0 = never. */
+    verify_interval_s: int(60, 0, 86400),
+    /** Re-apply the profile when a verification finds drift (otherwise drift is logged and counted). */
+    enforce: bool(false),
     sip: obj({
       /** systemd units of the SIP router, for finding its processes. */
       units: list(str(""), ["opensips.service", "kamailio.service"]),

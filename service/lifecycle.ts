@@ -8,7 +8,7 @@
 // that changes state leaves an audit record. See docs/service.md.
 
 import type { Config } from "../config/schema.ts";
-import { buildMi } from "../app.ts";
+import { buildApp } from "../app.ts";
 import { Auditor } from "./audit.ts";
 import { Daemon, plannedListeners, StartError } from "./daemon.ts";
 import { serviceModule } from "./module.ts";
@@ -33,7 +33,7 @@ export interface DaemonOptions {
 }
 
 export async function runDaemon(o: DaemonOptions): Promise<number> {
-  const mi = buildMi(o.config, { argv: o.argv });
+  const { mi, tuning } = buildApp(o.config, { argv: o.argv });
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
@@ -82,6 +82,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const status = (text: string) => notifier.send({ STATUS: text });
 
   try {
+    // Before serving: roll back an apply a crash interrupted, re-arm a pending confirmation.
+    status("recovering the tuning state");
+    await tuning.start();
     status("starting listeners");
     try {
       await daemon.start();
@@ -146,6 +149,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     log.notice("sipmi stopped");
     return EXIT_OK;
   } finally {
+    await tuning.stop();
     watchdog?.stop();
     notifier.close();
   }

@@ -5,12 +5,22 @@
 // Symlinks (/sys/class/net/IF -> ../../devices/...) are resolved inside the
 // root: on a fixture tree an absolute or escaping link must never reach the
 // real /sys. On "/" the kernel resolves them, which is the same thing.
+//
+// Writes come in two kinds (docs/tuning_changes.md): kernel files (/proc,
+// /sys) are written in place with one write(2), because the kernel parses
+// each write on its own and there is nothing to rename; ordinary files
+// (/etc, sipmi's state directory) are replaced atomically, keeping their
+// mode and owner. Every write error carries the errno name.
+
+import { errnoName, SysError } from "./libc.ts";
 
 export class HostFsError extends Error {
   /** The host path (as the kernel would name it, without the root). */
   readonly path: string;
   /** The Deno error name: NotFound, PermissionDenied, NotCapable, ... */
   readonly kind: string;
+  /** The errno name (`EIO`, `EPERM`, `EINVAL`, ...), or null when the cause had none. */
+  readonly errno: string | null;
   constructor(path: string, op: string, cause: unknown) {
     const kind = cause instanceof Error ? cause.name : "Error";
     let text = cause instanceof Error ? cause.message : String(cause);
@@ -20,11 +30,26 @@ export class HostFsError extends Error {
     this.name = "HostFsError";
     this.path = path;
     this.kind = kind;
+    this.errno = errnoOf(cause);
   }
 
   get notFound(): boolean {
-    return this.kind === "NotFound";
+    return this.kind === "NotFound" || this.errno === "ENOENT";
   }
+}
+
+/**
+ * The errno name of a failed call: a SysError carries it; Deno's errors
+ * end their message with `(os error N)`.
+ */
+export function errnoOf(cause: unknown): string | null {
+  if (cause instanceof SysError) return cause.code;
+  if (!(cause instanceof Error)) return null;
+  const m = /\(os error ([0-9]+)\)/.exec(cause.message);
+  if (m) return errnoName(Number(m[1]));
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === "string" && /^E[A-Z0-9]+$/.test(code)) return code;
+  return cause instanceof Deno.errors.NotFound ? "ENOENT" : null;
 }
 
 export interface HostDirEntry {
@@ -40,6 +65,8 @@ export interface HostStat {
   isSymlink: boolean;
   /** Permission bits (0o777 part); null when the platform gives none. */
   mode: number | null;
+  uid: number | null;
+  gid: number | null;
 }
 
 /** Symlink hops allowed while resolving one path (the kernel's MAXSYMLINKS). */
@@ -257,6 +284,178 @@ export class HostFs {
   async exists(path: string): Promise<boolean> {
     return (await this.statIfExists(path)) !== undefined;
   }
+
+  /** The raw bytes of an ordinary file (an /etc file kept byte for byte in a snapshot). */
+  async readBytes(path: string): Promise<Uint8Array> {
+    try {
+      return Deno.readFileSync(await this.#open(path));
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "read", e);
+    }
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /**
+   * Writes a kernel file (/proc, /sys) in place with a single write(2): the
+   * kernel parses each write on its own and answers EINVAL, EIO, EPERM ...
+   * there and then. The file must exist. Callers read the value back, since
+   * the kernel may keep something else than was written.
+   */
+  async writeKernel(path: string, text: string): Promise<void> {
+    try {
+      Deno.writeTextFileSync(await this.#open(path), text, { create: false });
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "write", e);
+    }
+  }
+
+  /**
+   * Replaces an ordinary file atomically: a temporary file in the same
+   * directory, written and fsynced, given the old file's mode and owner (or
+   * `mode` for a new file), renamed over the old one, then the directory
+   * fsynced. A reader sees the old file or the new one, never a mix, even
+   * after a crash.
+   */
+  async replaceFile(path: string, data: Uint8Array | string, opts: { mode?: number } = {}) {
+    const real = await this.#open(path);
+    const slash = real.lastIndexOf("/");
+    const dir = real.slice(0, slash) || "/";
+    const tmp = `${dir}/.${real.slice(slash + 1)}.sipmi-${crypto.randomUUID().slice(0, 8)}`;
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    try {
+      let mode = opts.mode ?? 0o644, owner: { uid: number; gid: number } | null = null;
+      try {
+        const old = Deno.statSync(real);
+        if (old.mode !== null) mode = old.mode & 0o7777;
+        if (old.uid !== null && old.gid !== null) owner = { uid: old.uid, gid: old.gid };
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
+      try {
+        let done = 0;
+        while (done < bytes.length) done += f.writeSync(bytes.subarray(done));
+        // The umask may have cleared bits of `mode`.
+        Deno.chmodSync(tmp, mode);
+        if (owner !== null && (owner.uid !== Deno.uid() || owner.gid !== Deno.gid())) {
+          Deno.chownSync(tmp, owner.uid, owner.gid);
+        }
+        f.syncSync();
+      } finally {
+        f.close();
+      }
+      Deno.renameSync(tmp, real);
+      syncDir(dir);
+    } catch (e) {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* never created, or already renamed */ }
+      throw new HostFsError(path, "replace", e);
+    }
+  }
+
+  /** Removes an ordinary file (a config file a rollback takes back); absent is fine. */
+  async removeFile(path: string): Promise<void> {
+    const real = await this.#open(path);
+    try {
+      Deno.removeSync(real);
+      syncDir(real.slice(0, real.lastIndexOf("/")) || "/");
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw new HostFsError(path, "remove", e);
+    }
+  }
+
+  /** Creates a directory and its parents (sipmi's state directory). */
+  async makeDir(path: string, mode = 0o750): Promise<void> {
+    try {
+      Deno.mkdirSync(this.root + await this.resolve(path), { recursive: true, mode });
+    } catch (e) {
+      if (e instanceof HostFsError) throw e;
+      throw new HostFsError(path, "create directory", e);
+    }
+  }
+
+  /**
+   * Creates a file that must not exist yet (O_EXCL), e.g. a lock file;
+   * false when it already exists.
+   */
+  async createExclusive(path: string, text: string): Promise<boolean> {
+    const real = await this.#open(path);
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(real, { write: true, createNew: true, mode: 0o640 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return false;
+      throw new HostFsError(path, "create", e);
+    }
+    try {
+      f.writeSync(new TextEncoder().encode(text));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    return true;
+  }
+
+  /**
+   * One request on a unix stream socket under the root (irqbalance's
+   * `/run/irqbalance/irqbalance<PID>.sock`): send the text, read the reply
+   * until the peer closes. Rejects with a HostFsError when nothing listens
+   * or the peer does not close within the timeout.
+   */
+  async askUnixSocket(path: string, request: string, timeoutMs: number): Promise<string> {
+    const real = await this.#open(path);
+    let conn: Deno.UnixConn | undefined;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn?.close();
+    }, timeoutMs);
+    try {
+      conn = await Deno.connect({ transport: "unix", path: real });
+      await conn.write(new TextEncoder().encode(request));
+      const chunks: Uint8Array[] = [];
+      const buf = new Uint8Array(16384);
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        chunks.push(buf.slice(0, n));
+      }
+      return new TextDecoder().decode(concat(chunks));
+    } catch (e) {
+      const cause = timedOut ? new Error(`no reply within ${timeoutMs} ms`) : e;
+      throw new HostFsError(path, "talk to", cause);
+    } finally {
+      clearTimeout(timer);
+      try {
+        conn?.close();
+      } catch { /* closed by the timeout */ }
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** fsync of a directory, so a rename or unlink in it survives a crash. */
+function syncDir(dir: string): void {
+  const d = Deno.openSync(dir, { read: true });
+  try {
+    d.syncSync();
+  } finally {
+    d.close();
+  }
 }
 
 function toStat(i: Deno.FileInfo): HostStat {
@@ -265,6 +464,8 @@ function toStat(i: Deno.FileInfo): HostStat {
     isDirectory: i.isDirectory,
     isSymlink: i.isSymlink,
     mode: i.mode === null ? null : i.mode & 0o7777,
+    uid: i.uid,
+    gid: i.gid,
   };
 }
 

@@ -74,3 +74,106 @@ Deno.test("names sort with numbers as numbers", () => {
     "default_smp_affinity",
   ]);
 });
+
+Deno.test("replaceFile: atomic, keeps mode and owner, leaves no temporary file", async () => {
+  await withTree(async (dir) => {
+    await Deno.mkdir(`${dir}/etc/default`, { recursive: true });
+    const path = `${dir}/etc/default/irqbalance`;
+    await Deno.writeTextFile(path, "OLD=1\n");
+    await Deno.chmod(path, 0o600);
+    const root = Deno.uid() === 0;
+    // As root, a file owned by someone else stays theirs.
+    if (root) await Deno.chown(path, 65534, 65534);
+    const fs = new HostFs(dir);
+    await fs.replaceFile("/etc/default/irqbalance", "NEW=2\n");
+    assert.equal(await Deno.readTextFile(path), "NEW=2\n");
+    const st = await Deno.stat(path);
+    assert.equal(st.mode! & 0o777, 0o600);
+    if (root) assert.deepEqual([st.uid, st.gid], [65534, 65534]);
+    else console.log("sys/hostfs_test.ts: owner kept not checked: not root");
+    assert.deepEqual([...Deno.readDirSync(`${dir}/etc/default`)].map((e) => e.name), [
+      "irqbalance",
+    ]);
+    // A new file gets the mode asked for; bytes go through unchanged.
+    const bytes = new Uint8Array([0, 255, 10, 200]);
+    await fs.replaceFile("/etc/default/new", bytes, { mode: 0o640 });
+    assert.deepEqual(await fs.readBytes("/etc/default/new"), bytes);
+    assert.equal((await Deno.stat(`${dir}/etc/default/new`)).mode! & 0o777, 0o640);
+    await fs.removeFile("/etc/default/new");
+    await fs.removeFile("/etc/default/new"); // absent is fine
+    assert.equal(await fs.exists("/etc/default/new"), false);
+    // A directory that does not exist: a HostFsError naming the host path, nothing left behind.
+    await assert.rejects(
+      fs.replaceFile("/etc/nowhere/x", "y"),
+      (e) => e instanceof HostFsError && e.path === "/etc/nowhere/x" && e.errno === "ENOENT",
+    );
+  });
+});
+
+Deno.test("writeKernel writes in place and names the errno; createExclusive is O_EXCL", async () => {
+  await withTree(async (dir) => {
+    await Deno.writeTextFile(`${dir}/f`, "abc\n");
+    const fs = new HostFs(dir);
+    await fs.writeKernel("/f", "1\n");
+    assert.equal(await fs.readText("/f"), "1\n");
+    await assert.rejects(
+      fs.writeKernel("/missing", "1"),
+      (e) => e instanceof HostFsError && e.errno === "ENOENT" && e.notFound,
+    );
+    await fs.makeDir("/var/lib/sipmi");
+    assert.equal(await fs.createExclusive("/var/lib/sipmi/lock", "me"), true);
+    assert.equal(await fs.createExclusive("/var/lib/sipmi/lock", "you"), false);
+    assert.equal(await fs.readText("/var/lib/sipmi/lock"), "me");
+  });
+});
+
+Deno.test("askUnixSocket: one request, the reply until the peer closes; errors name the path", async () => {
+  await withTree(async (dir) => {
+    await Deno.mkdir(`${dir}/run/irqbalance`, { recursive: true });
+    const path = `${dir}/run/irqbalance/irqbalance7.sock`;
+    const server = Deno.listen({ transport: "unix", path });
+    const got: string[] = [];
+    const serve = (async () => {
+      for await (const conn of server) {
+        const buf = new Uint8Array(1024);
+        const n = await conn.read(buf);
+        got.push(new TextDecoder().decode(buf.subarray(0, n ?? 0)));
+        await conn.write(new TextEncoder().encode("SLEEP 10 BANNED 00000002"));
+        conn.close();
+      }
+    })();
+    try {
+      const fs = new HostFs(dir);
+      assert.equal(
+        await fs.askUnixSocket("/run/irqbalance/irqbalance7.sock", "setup", 2000),
+        "SLEEP 10 BANNED 00000002",
+      );
+      assert.deepEqual(got, ["setup"]);
+      await assert.rejects(
+        fs.askUnixSocket("/run/irqbalance/irqbalance8.sock", "setup", 2000),
+        (e) => e instanceof HostFsError && e.path === "/run/irqbalance/irqbalance8.sock",
+      );
+      // A peer that never answers: rejected at the timeout, not waited for.
+      const mute = Deno.listen({ transport: "unix", path: `${dir}/run/mute.sock` });
+      const held: Deno.Conn[] = [];
+      const accepting = (async () => {
+        for await (const c of mute) held.push(c);
+      })();
+      try {
+        const t0 = Date.now();
+        await assert.rejects(
+          fs.askUnixSocket("/run/mute.sock", "setup", 200),
+          (e) => e instanceof HostFsError && /no reply within 200 ms/.test(e.message),
+        );
+        assert.ok(Date.now() - t0 < 5000);
+      } finally {
+        mute.close();
+        for (const c of held) c.close();
+        await accepting.catch(() => {});
+      }
+    } finally {
+      server.close();
+      await serve.catch(() => {});
+    }
+  });
+});

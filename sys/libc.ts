@@ -68,6 +68,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   // Waits in a thread of Deno's blocking pool, so the event loop runs on.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -405,20 +407,6 @@ export function readNow(fd: number, buf: Uint8Array<ArrayBuffer>): number {
 }
 
 // ---------------------------------------------------------------- systemd
-//
-// What the service side needs beyond the calls above, kept in one block
-// with its own symbol table so it stays apart from the other additions.
-
-const SERVICE_SYMBOLS = {
-  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-} as const;
-
-let serviceLib: Deno.DynamicLibrary<typeof SERVICE_SYMBOLS> | undefined;
-
-function serviceLibc(): Deno.DynamicLibrary<typeof SERVICE_SYMBOLS>["symbols"] {
-  serviceLib ??= Deno.dlopen("libc.so.6", SERVICE_SYMBOLS);
-  return serviceLib.symbols;
-}
 
 const CLOCK_MONOTONIC = 1;
 
@@ -429,8 +417,26 @@ const CLOCK_MONOTONIC = 1;
 export function monotonicUsec(): bigint {
   // struct timespec: tv_sec and tv_nsec, two 64-bit fields on LP64 Linux.
   const ts = new BigInt64Array(2);
-  if (serviceLibc().clock_gettime(CLOCK_MONOTONIC, new Uint8Array(ts.buffer)) !== 0) {
+  if (libc().clock_gettime(CLOCK_MONOTONIC, new Uint8Array(ts.buffer)) !== 0) {
     throw new SysError("clock_gettime", errno());
   }
   return ts[0] * 1_000_000n + ts[1] / 1000n;
+}
+
+// ---------------------------------------------------------------- host tuning
+
+/**
+ * Whether a process exists (kill(pid, 0)): a lock or journal whose owner
+ * died is stale. EPERM means it exists but belongs to someone else.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid < 1) return false;
+  if (libc().kill(pid, 0) === 0) return true;
+  return errno() === 1;
+}
+
+/** The errno number of a name (`EIO` -> 5), for errors raised by the fake kernel. */
+export function errnoNumber(name: string): number {
+  for (const [n, text] of Object.entries(ERRNO_NAMES)) if (text === name) return Number(n);
+  throw new Error(`unknown errno name ${name}`);
 }

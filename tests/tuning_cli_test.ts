@@ -4,26 +4,10 @@
 // daemon answering with the same result as the in-process run.
 
 import assert from "node:assert/strict";
-import { assertGoldenText, type Json, tuningMi, vmRoot } from "./tuning_support.ts";
+import { startDaemon } from "./helpers/daemon.ts";
+import { assertGoldenText, type Json, runSipmi, tuningMi, vmRoot } from "./tuning_support.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function sipmi(args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const sipmi = runSipmi;
 
 /** A config file for the fixture root (tuning.sip.nic = eth0) next to it. */
 async function configFor(root: string, extra = ""): Promise<string> {
@@ -106,7 +90,7 @@ Deno.test("tune: usage errors exit 2, error replies exit 1, both say what is wro
   const cases: [string[], number, RegExp][] = [
     [["tune"], 2, /missing SUBCOMMAND/],
     [["tune", "bogus"], 2, /unknown subcommand 'bogus'/],
-    [["tune", "irq"], 2, /'tune irq' needs 'list'/],
+    [["tune", "irq"], 2, /'tune irq' needs one of: list, set, spread, default/],
     [["tune", "cpus", "--match", "x"], 2, /option --match does not apply to 'tune cpus'/],
     [["tune", "cpus", "extra"], 2, /unexpected argument 'extra' for 'tune cpus'/],
     [["tune", "affinity"], 2, /exactly one of PID, --name RE, --unit UNIT/],
@@ -140,73 +124,42 @@ Deno.test("tune: usage errors exit 2, error replies exit 1, both say what is wro
 
 Deno.test("tune --via udp: and fifo: run the command on a daemon with the same result", async () => {
   await using root = await vmRoot();
-  const dir = await Deno.makeTempDir({ prefix: "sipmi_tune_via_" });
-  // A free UDP port: bind, note, close.
-  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const config = `${dir}/sipmi.jsonc`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      fifo: { path: `${dir}/fifo`, reply_dir: `${dir}/` },
-      datagram: { listen: [`udp:127.0.0.1:${port}`] },
-      http: { enabled: false },
-      tuning: { root: root.path, sip: { nic: "eth0" } },
-    }),
-  );
-  const daemon = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "serve", "--config", config],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  try {
-    // Wait for "sipmi ready" on stderr.
-    const reader = daemon.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let log = "";
-    const deadline = Date.now() + 15000;
-    while (!log.includes("sipmi ready")) {
-      const { value, done } = await reader.read();
-      if (done || Date.now() > deadline) throw new Error(`daemon did not start:\n${log}`);
-      log += value;
-    }
-    reader.releaseLock();
-    daemon.stderr.cancel().catch(() => {});
-    const local = await sipmi(["tune", "--json", "--config", config, "nic"]);
-    assert.equal(local.code, 0, local.stderr);
-    for (const via of [`udp:127.0.0.1:${port}`, `fifo:${dir}/fifo`]) {
-      const r = await sipmi(["tune", "--json", "--config", config, "--via", via, "nic"]);
-      assert.equal(r.code, 0, `${via}: ${r.stderr}`);
-      assert.deepEqual(JSON.parse(r.stdout), JSON.parse(local.stdout), via);
-    }
-    // Human output over the wire too.
-    const human = await sipmi([
-      "tune",
-      "--config",
-      config,
-      "--via",
-      `udp:127.0.0.1:${port}`,
-      "irqbalance",
-    ]);
-    assert.equal(human.code, 0, human.stderr);
-    assert.match(human.stdout, /^running: +no$/m);
-    // An error reply from the daemon is exit 1 with its message.
-    const bad = await sipmi([
-      "tune",
-      "--config",
-      config,
-      "--via",
-      `udp:127.0.0.1:${port}`,
-      "nic",
-      "eth9",
-    ]);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /error 404: no network interface 'eth9'/);
-  } finally {
-    daemon.kill("SIGTERM");
-    await daemon.status;
-    await Deno.remove(dir, { recursive: true });
+  await using d = await startDaemon((c) => ({
+    ...c,
+    http: { enabled: false },
+    tuning: { root: root.path, sip: { nic: "eth0" } },
+  }));
+  const config = d.config, port = d.udpPort, fifo = d.fifo;
+  const local = await sipmi(["tune", "--json", "--config", config, "nic"]);
+  assert.equal(local.code, 0, local.stderr);
+  for (const via of [`udp:127.0.0.1:${port}`, `fifo:${fifo}`]) {
+    const r = await sipmi(["tune", "--json", "--config", config, "--via", via, "nic"]);
+    assert.equal(r.code, 0, `${via}: ${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout), JSON.parse(local.stdout), via);
   }
+  // Human output over the wire too.
+  const human = await sipmi([
+    "tune",
+    "--config",
+    config,
+    "--via",
+    `udp:127.0.0.1:${port}`,
+    "irqbalance",
+  ]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^running: +no$/m);
+  // An error reply from the daemon is exit 1 with its message.
+  const bad = await sipmi([
+    "tune",
+    "--config",
+    config,
+    "--via",
+    `udp:127.0.0.1:${port}`,
+    "nic",
+    "eth9",
+  ]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /error 404: no network interface 'eth9'/);
 });
 
 Deno.test("tune --via a FIFO nobody serves: transport failure, exit 2", async () => {

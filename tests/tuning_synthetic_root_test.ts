@@ -5,60 +5,16 @@
 // so these run anywhere.
 
 import assert from "node:assert/strict";
-import { assertGolden, type Json, tuningMi, vmRoot } from "./tuning_support.ts";
-
-const PCI = "/sys/devices/pci0000:00/0000:00:03.0";
-
-async function write(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, text] of Object.entries(files)) {
-    const real = root + path;
-    await Deno.mkdir(real.slice(0, real.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(real, text);
-  }
-}
-
-function status(name: string, pid: number, cpus: string): string {
-  return `Name:\t${name}\nTgid:\t${pid}\nCpus_allowed:\t3\nCpus_allowed_list:\t${cpus}\nMems_allowed_list:\t0\n`;
-}
-
-/** An OpenSIPS main process (3 threads) and one child, in opensips.service. */
-function opensips(cpus: { main: string; udp: string; timer: string; child: string }) {
-  const cg = "0::/system.slice/opensips.service\n";
-  const argv = "/usr/sbin/opensips\0-f\0/etc/opensips/opensips.cfg\0";
-  return {
-    "/proc/4242/comm": "opensips\n",
-    "/proc/4242/cmdline": argv,
-    "/proc/4242/cgroup": cg,
-    "/proc/4242/task/4242/comm": "opensips\n",
-    "/proc/4242/task/4242/status": status("opensips", 4242, cpus.main),
-    "/proc/4242/task/4243/comm": "udp receiver\n",
-    "/proc/4242/task/4243/status": status("udp receiver", 4242, cpus.udp),
-    "/proc/4242/task/4244/comm": "timer\n",
-    "/proc/4242/task/4244/status": status("timer", 4242, cpus.timer),
-    "/proc/4300/comm": "opensips\n",
-    "/proc/4300/cmdline": argv,
-    "/proc/4300/cgroup": cg,
-    "/proc/4300/task/4300/comm": "opensips\n",
-    "/proc/4300/task/4300/status": status("opensips", 4300, cpus.child),
-    // Some other process, in another unit.
-    "/proc/1/comm": "systemd\n",
-    "/proc/1/cmdline": "/sbin/init\0",
-    "/proc/1/cgroup": "0::/init.scope\n",
-    "/proc/1/task/1/comm": "systemd\n",
-    "/proc/1/task/1/status": status("systemd", 1, "0-1"),
-  };
-}
-
-function irqbalance(env: string, args: string[]) {
-  return {
-    "/proc/777/comm": "irqbalance\n",
-    "/proc/777/cmdline": ["/usr/sbin/irqbalance", "--foreground", ...args, ""].join("\0"),
-    "/proc/777/environ": env,
-    "/proc/777/cgroup": "0::/system.slice/irqbalance.service\n",
-    "/proc/777/task/777/comm": "irqbalance\n",
-    "/proc/777/task/777/status": status("irqbalance", 777, "0-1"),
-  };
-}
+import {
+  assertGolden,
+  irqbalance,
+  type Json,
+  opensips,
+  PCI,
+  tuningMi,
+  vmRoot,
+  write,
+} from "./tuning_support.ts";
 
 const SPREAD = { main: "1", udp: "1", timer: "0-1", child: "1" };
 

@@ -5,7 +5,7 @@
 // share one).
 
 import type { HostFs } from "../sys/hostfs.ts";
-import { CpuSet, parseCpuList } from "./cpuset.ts";
+import { CpuSet, parseKernelCpuList } from "./cpuset.ts";
 import { atLine, FormatError } from "./format_error.ts";
 import { mapLimit } from "./pool.ts";
 
@@ -50,7 +50,7 @@ export interface CpuTopology {
 async function readSet(fs: HostFs, path: string): Promise<CpuSet | null> {
   const t = await fs.readTextIfExists(path);
   if (t === undefined) return null;
-  return atLine(path, 1, () => parseCpuList(t));
+  return atLine(path, 1, () => parseKernelCpuList(t));
 }
 
 async function readNum(fs: HostFs, path: string): Promise<number | null> {

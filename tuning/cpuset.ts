@@ -175,6 +175,23 @@ export function parseCpuList(text: string): CpuSet {
   return CpuSet.of(out);
 }
 
+/**
+ * A cpulist as a kernel file prints it. Besides the plain form, kernels
+ * built with CONFIG_NO_HZ_FULL but booted without `nohz_full=` print a NULL
+ * mask as `(null)` (/sys/devices/system/cpu/nohz_full); that, like an empty
+ * file, is the empty set, not bad host data. User input never goes
+ * through here: `(null)` in a profile is an error.
+ */
+export function parseKernelCpuList(text: string): CpuSet {
+  return text.trim() === "(null)" ? CpuSet.EMPTY : parseCpuList(text);
+}
+
+/** A kernel hex mask file; empty or `(null)` is the empty set (see parseKernelCpuList). */
+export function parseKernelCpuMask(text: string): CpuSet {
+  const t = text.trim();
+  return t === "" || t === "(null)" ? CpuSet.EMPTY : parseCpuMask(t);
+}
+
 /** The cpulist of sorted, unique CPU numbers, with ranges for runs of two or more. */
 export function formatCpuList(sorted: readonly number[]): string {
   const parts: string[] = [];

@@ -13,6 +13,7 @@ import { type IrqbalanceStatus, irqbalanceStatus } from "./irqbalance.ts";
 import { describeNic, type NicDescription, sipNic } from "./nic.ts";
 import { findSipProcesses, type SipProcesses } from "./sip.ts";
 import { type HostStats, hostStats } from "./stats.ts";
+import type { VerifyResult } from "./verify.ts";
 
 export type Severity = "warning" | "info";
 
@@ -42,6 +43,8 @@ interface Facts {
   irqbalance: IrqbalanceStatus;
   sip: SipProcesses;
   stats: HostStats;
+  /** Verification of the profile applied here; null when none is. */
+  profile: VerifyResult | null;
 }
 
 const MAX_EVIDENCE = 12;
@@ -302,6 +305,32 @@ const CHECKS: Record<string, Check> = {
     }
   },
 
+  profile_drift(f, out, skip) {
+    const v = f.profile;
+    if (v === null) return skip("no profile applied by sipmi");
+    if (v.drift.length > 0) {
+      out.push({
+        id: "profile_drift",
+        severity: "warning",
+        title: `the host drifted from profile ${v.profile}`,
+        evidence: clip(
+          v.drift.map((d) => `${d.target} is ${d.have}, wants ${d.want} (${d.item}): ${d.cause}`),
+        ),
+        advice:
+          "Re-apply with sipmi tune apply (or turn on tuning.enforce); ban pinned IRQs in irqbalance so it stops moving them.",
+      });
+    }
+    if (v.errors.length > 0) {
+      out.push({
+        id: "profile_unmet",
+        severity: "warning",
+        title: `profile ${v.profile} asks for what this host no longer has`,
+        evidence: clip(v.errors),
+        advice: "Fix the profile or the host (a NIC renamed, a CPU offline), then apply again.",
+      });
+    }
+  },
+
   nic_single_queue(f, out, skip) {
     if (f.nic === null) return skip("no SIP NIC");
     if (f.topo.online.size < 2) return skip("one online CPU");
@@ -361,7 +390,12 @@ function evidenceFor(key: string, s: HostStats): string[] {
 
 export async function tuneDoctor(
   env: TuningEnv,
-  opts: { interval: number; nic?: string; soft: (e: unknown) => boolean },
+  opts: {
+    interval: number;
+    nic?: string;
+    soft: (e: unknown) => boolean;
+    profile: VerifyResult | null;
+  },
 ): Promise<DoctorReport> {
   const { fs: hostfs } = env;
   const skipped: { check: string; reason: string }[] = [];
@@ -380,7 +414,7 @@ export async function tuneDoctor(
     hostStats(hostfs, { ports: env.sip.ports, nic: nic?.name ?? null, interval: opts.interval }),
   ]);
   const irqs = await irqInfos(hostfs, interrupts.rows.filter((r) => r.numeric));
-  const facts: Facts = { topo, irqs, nic, irqbalance, sip, stats };
+  const facts: Facts = { topo, irqs, nic, irqbalance, sip, stats, profile: opts.profile };
   const findings: Finding[] = [];
   for (const [name, check] of Object.entries(CHECKS)) {
     await check(facts, findings, (reason) => skipped.push({ check: name, reason }));

@@ -10,7 +10,7 @@
 // though root could write to a plain file.
 
 import type { HostFs } from "../sys/hostfs.ts";
-import { CpuSet, parseCpuList, parseCpuMask } from "./cpuset.ts";
+import { CpuSet, parseKernelCpuList, parseKernelCpuMask } from "./cpuset.ts";
 import { atLine, FormatError } from "./format_error.ts";
 import { type Interrupts, type IrqRow, parseInterrupts } from "./interrupts.ts";
 import { mapLimit } from "./pool.ts";
@@ -54,11 +54,11 @@ export async function readInterrupts(fs: HostFs): Promise<Interrupts> {
 
 async function readList(fs: HostFs, listPath: string, maskPath?: string): Promise<CpuSet | null> {
   const list = await fs.readTextIfExists(listPath);
-  if (list !== undefined) return atLine(listPath, 1, () => parseCpuList(firstLine(list)));
+  if (list !== undefined) return atLine(listPath, 1, () => parseKernelCpuList(firstLine(list)));
   if (maskPath === undefined) return null;
   const mask = await fs.readTextIfExists(maskPath);
   if (mask === undefined) return null;
-  return atLine(maskPath, 1, () => parseCpuMask(firstLine(mask)));
+  return atLine(maskPath, 1, () => parseKernelCpuMask(firstLine(mask)));
 }
 
 function firstLine(text: string): string {

@@ -17,6 +17,7 @@ import { type CpuSet, parseCpuList, parseCpuMask } from "./cpuset.ts";
 import type { CpuTopology } from "./cpus.ts";
 import { ifAlive, listPids, readCmdline, readComm, readEnviron } from "./procs.ts";
 import { mapLimit } from "./pool.ts";
+import { type LiveSetup, liveSetup } from "./irqbalance_control.ts";
 
 export const CONFIG_FILES = ["/etc/default/irqbalance", "/etc/sysconfig/irqbalance"] as const;
 
@@ -148,10 +149,20 @@ export interface IrqbalanceStatus {
   pids: number[];
   /** argv of the running daemon (the first one). */
   command_line: string[] | null;
-  /** Where the effective values come from: the running daemon's environment or the file. */
-  effective_from: "process" | "config_file" | "defaults";
+  /**
+   * Where the effective values come from: the running daemon's socket (its
+   * live settings), its environment, or the file.
+   */
+  effective_from: "socket" | "process" | "config_file" | "defaults";
   banned_cpus: string | null;
-  banned_cpus_source: BannedCpus["source"];
+  banned_cpus_source: BannedCpus["source"] | "socket";
+  /** What the daemon answers on its socket (`setup`), or null when it has none. */
+  live: LiveSetup | null;
+  /**
+   * What the running daemon's own environment bans (without settings told
+   * through its socket); null when it does not run or cannot be read.
+   */
+  environment_banned_cpus: string | null;
   /** Both variables set: the deprecated hex mask silently wins. */
   deprecated_mask_wins: boolean;
   banned_irqs: number[];
@@ -222,8 +233,16 @@ export async function irqbalanceStatus(
       : (config?.path ?? "irqbalance arguments"),
   );
 
-  const restart = useProcess && config !== undefined &&
+  const live = pids.length > 0 ? await liveSetup(fs, pids[0]) : null;
+  let restart = useProcess && config !== undefined &&
     KEYS.some((k) => (procVars.get(k) ?? "") !== (fileVars.get(k) ?? ""));
+  if (restart && live !== null) {
+    // Told live what the file now says: a restart would change nothing.
+    const fileBanned = bannedCpus(fileVars, topo, [], () => "").cpus?.toList() ?? null;
+    const fileIrqs = parseArgsWords(splitWords(fileVars.get("IRQBALANCE_ARGS") ?? ""), [], "")
+      .banirq.sort((a, b) => a - b);
+    restart = fileBanned !== live.banned_cpus || fileIrqs.join() !== live.banned_irqs.join();
+  }
   // Both set: the deprecated mask wins, now (process) or at the next start (file).
   const maskWins = (v: ReadonlyMap<string, string>) =>
     (v.get("IRQBALANCE_BANNED_CPUS") ?? "") !== "" && v.has("IRQBALANCE_BANNED_CPULIST");
@@ -234,11 +253,15 @@ export async function irqbalanceStatus(
     running: pids.length > 0,
     pids,
     command_line: commandLine,
-    effective_from: useProcess ? "process" : config ? "config_file" : "defaults",
-    banned_cpus: banned.cpus?.toList() ?? null,
-    banned_cpus_source: banned.source,
+    effective_from: live ? "socket" : useProcess ? "process" : config ? "config_file" : "defaults",
+    banned_cpus: live ? live.banned_cpus : banned.cpus?.toList() ?? null,
+    banned_cpus_source: live ? "socket" : banned.source,
+    live,
+    environment_banned_cpus: useProcess
+      ? bannedCpus(procVars, topo, [], () => "").cpus?.toList() ?? null
+      : null,
     deprecated_mask_wins: maskWins(fileVars) || maskWins(procVars),
-    banned_irqs: args.banirq,
+    banned_irqs: live ? live.banned_irqs : args.banirq,
     banned_modules: args.banmod,
     policy_script: args.policyscript,
     oneshot: args.oneshot || (vars.get("IRQBALANCE_ONESHOT") ?? "") !== "",

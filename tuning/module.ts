@@ -1,8 +1,10 @@
-// The `tuning` MI module: the read side of host tuning as MI commands. The
-// CLI (`sipmi tune ...`), the transports and the startup script all run
-// these same handlers. Host problems map to MI errors an operator can act
-// on: 404 for something named that does not exist, 500 with the file and
-// line for host data that cannot be read or parsed, -32602 for bad params.
+// The `tuning` MI module: host tuning as MI commands, the read side here and
+// the write side in module_write.ts. The CLI (`sipmi tune ...`), the
+// transports and the startup script all run these same handlers. Host
+// problems map to MI errors an operator can act on: 404 for something named
+// that does not exist, 500 with the file and line for host data that
+// cannot be read or parsed, 500 naming the change for a refused or failed
+// change, -32602 for bad params.
 
 import { COMMAND_FAILED, invalidParams, MiError, NOT_FOUND } from "../mi/jsonrpc.ts";
 import type { Params, Recipe } from "../mi/params.ts";
@@ -14,18 +16,19 @@ import { getAffinity, type Selector } from "./affinity.ts";
 
 import { listCpus, readTopology } from "./cpus.ts";
 import { tuneDoctor } from "./doctor.ts";
-import type { TuningEnv } from "./env.ts";
+import { type ParamHelpers, writeCommands } from "./module_write.ts";
+import type { TuningRuntime } from "./runtime.ts";
+import { TuningError } from "./tuning_error.ts";
 import { FormatError } from "./format_error.ts";
 import { irqInfos, readInterrupts } from "./irq.ts";
 import { irqbalanceStatus } from "./irqbalance.ts";
 import { LookupError } from "./lookup_error.ts";
+import { compilePattern, MAX_PATTERN } from "./pattern.ts";
 import { defaultRouteNic, describeNic, nicRowsByName, sipNic } from "./nic.ts";
-import { tuneShow } from "./show.ts";
+import { type ProfileState, tuneShow } from "./show.ts";
 import { registerStatGroups } from "./stat_groups.ts";
 import { hostStats } from "./stats.ts";
 
-/** Longest regular expression accepted from a request (they run against every IRQ/process name). */
-const MAX_REGEX = 200;
 /** Longest sampling interval, in seconds: a request should not hold a worker for minutes. */
 export const MAX_INTERVAL = 60;
 const DEFAULT_DOCTOR_INTERVAL = 1;
@@ -53,6 +56,7 @@ export function toMiError(e: unknown): unknown {
     return new MiError(COMMAND_FAILED, "Cannot read host data", e.message);
   }
   if (e instanceof SysError) return new MiError(COMMAND_FAILED, "System call failed", e.message);
+  if (e instanceof TuningError) return new MiError(COMMAND_FAILED, e.title, e.detail || undefined);
   return e;
 }
 
@@ -66,18 +70,15 @@ function guard(handler: CommandSpec["handler"]): CommandSpec["handler"] {
   };
 }
 
-function regexParam(p: Params, name: string): RegExp {
+/** A pattern parameter, compiled by tuning/pattern.ts (the one place patterns are compiled). */
+export function regexParam(p: Params, name: string): RegExp {
   const text = p.str(name);
-  if (text === "" || text.length > MAX_REGEX) {
-    throw invalidParams(
-      `Parameter '${name}' must be a regular expression of 1..${MAX_REGEX} characters`,
-    );
-  }
-  try {
-    return new RegExp(text);
-  } catch (e) {
-    throw invalidParams(`Bad regular expression in '${name}': ${(e as Error).message}`);
-  }
+  const re = compilePattern(text);
+  if (typeof re !== "string") return re;
+  if (text === "" || text.length > MAX_PATTERN) throw invalidParams(`Parameter '${name}' ${re}`);
+  throw invalidParams(
+    `Bad regular expression in '${name}': ${re.replace(/^is not a regular expression: /, "")}`,
+  );
 }
 
 function nicParam(p: Params): string | undefined {
@@ -155,8 +156,26 @@ export interface TuningModuleOptions {
   warn?: (message: string) => void;
 }
 
-export function tuningModule(env: TuningEnv, opts: TuningModuleOptions = {}): MiModule {
+export function tuningModule(rt: TuningRuntime, opts: TuningModuleOptions = {}): MiModule {
+  const env = rt.env;
   const { fs } = env;
+  const helpers: ParamHelpers = {
+    recipes,
+    regex: regexParam,
+    bool: boolParam,
+    nic: nicParam,
+    selector: selectorParam,
+    guard,
+  };
+  /** The applied profile and its drift, as tune_show and tune_doctor report them (a fresh verify). */
+  const profileState = async (): Promise<ProfileState> => {
+    const st = await rt.status();
+    return {
+      applied: st.applied,
+      pending_confirm: st.pending_confirm,
+      verify: await rt.verifyApplied(),
+    };
+  };
   if (opts.stats) {
     registerStatGroups(opts.stats, fs, {
       ports: () => env.sip.ports,
@@ -247,11 +266,12 @@ export function tuningModule(env: TuningEnv, opts: TuningModuleOptions = {}): Mi
       help:
         `findings about IRQ, NIC, irqbalance and SIP thread placement and rising drops, with evidence; params: interval (s, default ${DEFAULT_DOCTOR_INTERVAL}), nic`,
       recipes: recipes([], ["interval", "nic"]),
-      handler: guard((p) =>
+      handler: guard(async (p) =>
         tuneDoctor(env, {
           interval: intervalParam(p, DEFAULT_DOCTOR_INTERVAL),
           nic: nicParam(p),
           soft: isLookup,
+          profile: (await profileState()).verify,
         })
       ),
     },
@@ -260,8 +280,11 @@ export function tuningModule(env: TuningEnv, opts: TuningModuleOptions = {}): Mi
       help:
         "one view of CPUs, the SIP NIC's queues and IRQs, irqbalance and the SIP router's thread affinity; param: nic",
       recipes: recipes([], ["nic"]),
-      handler: guard((p) => tuneShow(env, { nic: nicParam(p), soft: isLookup })),
+      handler: guard(async (p) =>
+        tuneShow(env, { nic: nicParam(p), soft: isLookup, profile: await profileState() })
+      ),
     },
+    ...writeCommands(rt, helpers),
   ];
   return { name: "tuning", commands };
 }

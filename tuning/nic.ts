@@ -11,7 +11,7 @@
 // name search is the fallback and not the rule.
 
 import { basename, dirname, type HostFs } from "../sys/hostfs.ts";
-import { type CpuSet, parseCpuList, parseCpuMask } from "./cpuset.ts";
+import { type CpuSet, parseKernelCpuList, parseKernelCpuMask } from "./cpuset.ts";
 import { atLine, FormatError } from "./format_error.ts";
 import type { Interrupts, IrqRow } from "./interrupts.ts";
 import { cpusWithCounts, type IrqInfo, irqInfos, readInt } from "./irq.ts";
@@ -208,7 +208,7 @@ async function readTrimmed(fs: HostFs, path: string): Promise<string | null> {
 async function readMaskFile(fs: HostFs, path: string): Promise<CpuSet | null> {
   const t = await fs.readTextIfExists(path);
   if (t === undefined) return null;
-  return atLine(path, 1, () => parseCpuMask(t));
+  return atLine(path, 1, () => parseKernelCpuMask(t));
 }
 
 /** NUMA node and local CPUs: the device's own files, else the PCI function's. */
@@ -223,7 +223,7 @@ async function locality(
     if (local === null) {
       const text = await fs.readTextIfExists(`${dir}/local_cpulist`);
       if (text !== undefined) {
-        local = atLine(`${dir}/local_cpulist`, 1, () => parseCpuList(text));
+        local = atLine(`${dir}/local_cpulist`, 1, () => parseKernelCpuList(text));
       }
     }
   }

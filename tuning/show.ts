@@ -9,8 +9,18 @@ import { readDefaultAffinity, readInterrupts } from "./irq.ts";
 import { type IrqbalanceStatus, irqbalanceStatus } from "./irqbalance.ts";
 import { describeNic, type NicDescription, sipNic } from "./nic.ts";
 import { findSipProcesses, type SipProcesses } from "./sip.ts";
+import type { TuningStatus } from "./runtime.ts";
+import type { VerifyResult } from "./verify.ts";
 
 export type Section<T> = T | { error: string };
+
+/** The profile applied on this host (by sipmi), and how the host compares with it now. */
+export interface ProfileState {
+  applied: TuningStatus["applied"];
+  pending_confirm: TuningStatus["pending_confirm"];
+  /** A fresh verification of the applied profile; null when none is applied. */
+  verify: VerifyResult | null;
+}
 
 export interface TuneShow {
   cpus: CpuList;
@@ -18,6 +28,7 @@ export interface TuneShow {
   nic: Section<NicDescription>;
   irqbalance: IrqbalanceStatus;
   sip: SipProcesses;
+  profile: ProfileState;
 }
 
 /** Only lookups (no NIC, no default route) become a section error; bad host data still fails. */
@@ -35,7 +46,7 @@ export async function section<T>(
 
 export async function tuneShow(
   env: TuningEnv,
-  opts: { nic?: string; soft: (e: unknown) => boolean },
+  opts: { nic?: string; soft: (e: unknown) => boolean; profile: ProfileState },
 ): Promise<TuneShow> {
   const { fs } = env;
   const [cpus, topo, interrupts, defaultAffinity] = await Promise.all([
@@ -54,5 +65,6 @@ export async function tuneShow(
     nic,
     irqbalance: await irqbalanceStatus(fs, topo),
     sip: await findSipProcesses(fs, env.sip, env.reader, false),
+    profile: opts.profile,
   };
 }
