@@ -51,7 +51,7 @@ Deno.test("framing: the same stream split at every byte gives the same requests"
   const bytes = enc.encode(stream);
   const scalar = stream.indexOf("123");
   for (let cut = 1; cut < bytes.length; cut++) {
-    const t = framer({ staleMs: 1e9 });
+    const t = framer();
     t.push(bytes.slice(0, cut));
     t.push(bytes.slice(cut));
     if (cut > scalar && cut < scalar + 3) {
@@ -104,17 +104,46 @@ Deno.test("framing: an unfinished value gives way to a line starting with ':'", 
   assert.deepEqual(events, ["parse r (the JSON value is incomplete)", 'req s {"ok":true}']);
 });
 
-Deno.test("framing: a stale partial request gives way to a read starting with ':'", () => {
-  let now = 0;
-  const { push, events } = framer({ staleMs: 1000, now: () => now });
-  push(':r:{"a":');
-  now = 500;
-  push("1}"); // fresh: the same request goes on
+Deno.test("framing: a pause never cuts a request; only expire() does, and the stream goes on", () => {
+  const { push, events, f } = framer();
+  push(':r:{"a"');
+  assert.ok(f.partial);
+  // A read that starts with ':' continues the value (a key's colon), however late it comes.
+  push(":1}");
   assert.deepEqual(events, ['req r {"a":1}']);
+  assert.equal(f.partial, false);
   push(':s:{"b":');
-  now = 2000;
-  push(":t:{}"); // stale: s died half way, t is a new client's write
+  f.expire(); // no byte for fifo.partial_timeout_ms
+  push(":t:{}");
   assert.deepEqual(events.slice(1), ["parse s (the JSON value is incomplete)", "req t {}"]);
+});
+
+Deno.test("framing: expire() answers every incomplete shape, and only those", () => {
+  const cases: [string, string[]][] = [
+    [":r:", ["parse r (no JSON value after the reply name)"]],
+    [":r:  \n\t ", ["parse r (no JSON value after the reply name)"]],
+    [':r:{"jsonrpc":"2.0","method":"up', ["parse r (the JSON value is incomplete)"]],
+    [':r:"a string', ["parse r (the JSON value is incomplete)"]],
+    [":r:[[[", ["parse r (the JSON value is incomplete)"]],
+    [":half_a_name", ["garbage"]],
+    ["not a request", ["garbage"]],
+    ["\0", ["garbage"]], // a NUL that never became the stop marker
+    [':r:{"a":1}', ['req r {"a":1}']], // complete: nothing to expire
+    ["", []],
+  ];
+  for (const [input, want] of cases) {
+    const { push, events, f } = framer();
+    push(input);
+    f.expire();
+    f.expire(); // twice: nothing more
+    push(":next:{}");
+    assert.deepEqual(events, [...want, "req next {}"], JSON.stringify(input));
+  }
+  // Over the limit already: the oversize error, not a parse error.
+  const big = framer({ maxRequestBytes: 64 });
+  big.push(":r:[" + "1,".repeat(100));
+  big.f.expire();
+  assert.deepEqual(big.events, ["oversize r 201"]);
 });
 
 Deno.test("framing: oversize values are measured to their end and the stream goes on", () => {
