@@ -8,18 +8,11 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { mkfifo } from "../sys/libc.ts";
 import { type Daemon, startDaemon } from "./helpers/daemon.ts";
 import { type Json, py, req } from "./helpers/python.ts";
+import { assertAddsUp, readStats } from "./helpers/stats.ts";
 
 const PARSE_ERROR = '{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}';
 
-async function stats(d: Daemon): Promise<Record<string, number>> {
-  const r = await py({
-    op: "udp",
-    host: "127.0.0.1",
-    port: d.udpPort,
-    data: req("get_statistics", "s", [["mi:"]]),
-  });
-  return JSON.parse(r.reply).result;
-}
+const stats = readStats;
 
 async function globalLogLevel(d: Daemon): Promise<number> {
   const r = await py({ op: "udp", host: "127.0.0.1", port: d.udpPort, data: req("log_level") });
@@ -384,6 +377,7 @@ Deno.test("hostile input: every transport, then the daemon still answers and cou
       assert.equal(s["mi:http_bad_method"], 2);
       assert.equal(s["mi:http_bad_content_type"], 2);
       for (const tr of ["fifo", "udp", "unix", "http"]) assert.ok(s[`mi:${tr}_errors`] > 0, tr);
+      assertAddsUp(s, "after the battery");
       const stopped = await d.stop();
       assert.equal(stopped.code, 0, stopped.stderr);
     },
