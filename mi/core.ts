@@ -11,7 +11,7 @@ import type { Registry } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
 
 export type { CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
-export { Endpoint } from "./endpoint.ts";
+export { Endpoint, reusingPeerText } from "./endpoint.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
 /** A reply text, or null when nothing is to be sent (notifications). */

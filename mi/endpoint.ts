@@ -81,11 +81,21 @@ export type Outcome = "refused" | "dropped" | "undelivered" | "replaced";
 /**
  * The peer of one request as text (a datagram's sender address, the HTTP
  * client's address, the FIFO reply name). Called at most once, and only
- * when a handler reads `ctx.peer` — or, for an asynchronous command, when it
- * starts, while the transport's buffers still hold the request. A transport
- * can therefore pass one function that reads its current receive state.
+ * when a handler reads `ctx.peer`. A function that reads state the
+ * transport reuses for the next request (a datagram listener's receive
+ * buffer) says so with `reusesBuffer`: it is then also called when a command
+ * goes asynchronous or the request is a batch, while the buffer still holds
+ * this request. Make it once with `reusingPeerText`.
  */
-export type PeerText = () => string;
+export interface PeerText {
+  (): string;
+  readonly reusesBuffer?: boolean;
+}
+
+/** A PeerText that reads a receive buffer the transport reuses (see PeerText). */
+export function reusingPeerText(text: () => string): PeerText {
+  return Object.assign(text, { reusesBuffer: true as const });
+}
 
 /** The context of one request with a peer: computed on first read. */
 class RequestScope implements RequestContext {
@@ -110,9 +120,9 @@ class RequestScope implements RequestContext {
     return this.#peer;
   }
 
-  /** Computes the peer now: the request outlives the transport's receive buffer. */
+  /** Computes the peer now if its source is a buffer the transport reuses: the request outlives it. */
   pin(): void {
-    void this.peer;
+    if (this.#text?.reusesBuffer) void this.peer;
   }
 }
 
@@ -256,8 +266,8 @@ export class Endpoint {
   // ------------------------------------------------------------ dispatch
 
   async #batch(entries: Entry[], peer: PeerText | undefined): Promise<Reply> {
-    // One context for every member, computed before the first await: the
-    // transport's receive buffer is reused meanwhile.
+    // One context for every member, pinned before the first await: the
+    // transport's receive buffer may be reused meanwhile.
     const scope = peer === undefined ? undefined : new RequestScope(this.ctx, peer);
     scope?.pin();
     const ctx = scope ?? this.ctx;

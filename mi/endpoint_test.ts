@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { testMi } from "./testkit.ts";
+import { reusingPeerText } from "./endpoint.ts";
 import type { RequestContext } from "./registry.ts";
 
 const seen: (string | undefined)[] = [];
@@ -23,6 +24,15 @@ const peers = {
       handler: (_p: unknown, ctx: RequestContext) => {
         seen.push(ctx.peer, ctx.peer);
         return { transport: ctx.transport, peer: ctx.peer ?? null };
+      },
+    },
+    {
+      name: "quiet_later",
+      help: "reads nothing of the context, after an await",
+      recipes: [[]],
+      handler: async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        return "ok";
       },
     },
     {
@@ -66,7 +76,7 @@ Deno.test("peer: an async command gets the peer of its own request, not of a lat
   const m = testMi({ extra: [peers] });
   // One buffer, as a datagram listener has: the next request overwrites it.
   let current = "first";
-  const peer = () => current;
+  const peer = reusingPeerText(() => current);
   const first = m.ep.handle(call("who_later"), peer);
   current = "second";
   const second = m.ep.handle(call("who_later", 2), peer);
@@ -82,6 +92,12 @@ Deno.test("peer: an async command gets the peer of its own request, not of a lat
     '[{"jsonrpc":"2.0","result":{"peer":"batch"},"id":3},' +
       '{"jsonrpc":"2.0","result":{"transport":"test","peer":"batch"},"id":4}]',
   );
+  // A peer that reads no reused buffer (HTTP's, the FIFO's) is left until a handler reads it.
+  let calls = 0;
+  const stable = () => `stable ${++calls}`;
+  const q = m.ep.handle(call("quiet_later", 5), stable);
+  assert.equal(await q, '{"jsonrpc":"2.0","result":"ok","id":5}');
+  assert.equal(calls, 0);
 });
 
 Deno.test("report: each outcome counts in the transport's and the global counters alike", async () => {

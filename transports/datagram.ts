@@ -18,7 +18,7 @@
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
 import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
-import type { Endpoint, PeerText } from "../mi/core.ts";
+import { type Endpoint, type PeerText, reusingPeerText } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
@@ -95,7 +95,9 @@ export class DatagramListener extends ListenerBase {
   readonly #from = new Uint8Array(SOCKADDR_MAX);
   readonly #fromLen = new Uint32Array(1);
   /** The sender of the datagram just received; the core asks only when a handler wants it. */
-  readonly #peer: PeerText = () => sockaddrText(this.#from, this.#fromLen[0]) || "(unbound)";
+  readonly #peer: PeerText = reusingPeerText(() =>
+    sockaddrText(this.#from, this.#fromLen[0]) || "(unbound)"
+  );
 
   constructor(
     mi: MiInstance,
