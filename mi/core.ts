@@ -7,7 +7,8 @@
 import type { Logger } from "../sys/log.ts";
 import { Endpoint, type EndpointOptions } from "./endpoint.ts";
 import { InFlight } from "./in_flight.ts";
-import type { Registry } from "./registry.ts";
+import type { MiRequest } from "./jsonrpc.ts";
+import type { Registry, RequestContext } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
 
 export type { CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
@@ -48,6 +49,13 @@ export interface CoreCounters {
   busy: Counter;
 }
 
+/**
+ * Told of every command that changes state, once, just before it runs (after
+ * the listener's policy let it through). `ctx.peer` is worked out only if the
+ * hook reads it.
+ */
+export type AuditHook = (req: MiRequest, ctx: RequestContext) => void;
+
 /** What every Endpoint of one core shares. Handed to endpoints, never to transports. */
 export interface CoreShared {
   readonly registry: Registry;
@@ -57,6 +65,8 @@ export interface CoreShared {
   readonly counters: CoreCounters;
   /** Asynchronous commands in progress. */
   readonly commands: InFlight;
+  /** See MiCore.audit. */
+  audit: AuditHook | undefined;
 }
 
 export class MiCore {
@@ -83,6 +93,7 @@ export class MiCore {
       limits: this.limits,
       log,
       commands,
+      audit: undefined,
       counters: {
         requests: stats.counter("mi", "requests"),
         errors: stats.counter("mi", "errors"),
@@ -96,6 +107,14 @@ export class MiCore {
       },
     };
     stats.computed("mi", "in_flight", () => commands.count);
+  }
+
+  /** Set by the daemon: records each mutating command a listener's policy let through. */
+  get audit(): AuditHook | undefined {
+    return this.#shared.audit;
+  }
+  set audit(hook: AuditHook | undefined) {
+    this.#shared.audit = hook;
   }
 
   /** An entry point for one listener (or the CLI); create it once and keep it. */

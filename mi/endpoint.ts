@@ -307,6 +307,7 @@ export class Endpoint {
       return this.#fail(req, FORBIDDEN, "Forbidden", refusal);
     }
     cmd.calls.inc();
+    if (core.audit !== undefined && isMutating(cmd, params)) core.audit(req, ctx);
     let r: unknown;
     try {
       r = cmd.handler(params, ctx);

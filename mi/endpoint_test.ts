@@ -142,3 +142,24 @@ Deno.test("report: each outcome counts in the transport's and the global counter
   m.ep.parseError();
   assert.deepEqual(await counts(), [10, 10, 7]);
 });
+
+Deno.test("audit: told once of each mutating command the policy lets run, with its peer", async () => {
+  const m = testMi({ endpoint: { transport: "udp", listener: "udp:127.0.0.1:8898" } });
+  const heard: string[] = [];
+  m.core.audit = (req, ctx) => heard.push(`${ctx.transport} ${ctx.peer} ${req.method}`);
+  const peer = reusingPeerText(() => "127.0.0.1:40000");
+  await m.ep.handle(call("uptime"), peer); // reads only
+  await m.ep.handle(JSON.stringify({ jsonrpc: "2.0", method: "log_level", id: 1 }), peer);
+  await m.ep.handle(
+    JSON.stringify({ jsonrpc: "2.0", method: "log_level", params: [3], id: 2 }),
+    peer,
+  );
+  assert.deepEqual(heard, ["udp 127.0.0.1:40000 log_level"]);
+  // Refused by a read-only listener: it does not run, so it is not recorded.
+  const ro = m.core.endpoint({ transport: "http", policy: { readOnly: true } });
+  assert.match(
+    (await ro.handle(JSON.stringify({ jsonrpc: "2.0", method: "log_level", params: [3], id: 3 })))!,
+    /"code":403/,
+  );
+  assert.equal(heard.length, 1);
+});
