@@ -45,3 +45,9 @@ Deno.bench("core: uptime request to reply text", { group: "core", baseline: true
 Deno.bench("core: get_statistics mi: (async handler)", { group: "core" }, async () => {
   await mi.ep.handle('{"jsonrpc":"2.0","method":"get_statistics","params":[["mi:"]],"id":1}');
 });
+const peer = () => "127.0.0.1:5060";
+Deno.bench("core: uptime with a peer (as the datagram and HTTP listeners call it)", {
+  group: "core",
+}, () => {
+  mi.ep.handle(UPTIME, peer);
+});

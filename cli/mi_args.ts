@@ -1,5 +1,5 @@
 // Command-line words to MI params, following opensips-cli so muscle memory
-// carries over (MI-PROTOCOL.md §4 "How the common clients talk"):
+// carries over (docs/protocol.md, "How the common clients talk"):
 // - every word `name=value` → named params;
 // - otherwise positional params;
 // - numbers stay numbers, `[...]`, `{...}` and `"..."` are read as JSON;

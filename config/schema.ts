@@ -1,8 +1,10 @@
 // Every configuration key of sipmi with its embedded default: `sipmi serve`
 // runs the full daemon without a file. Defaults never collide with a SIP
-// router on the same host and listen on loopback only (DESIGN.md).
+// router on the same host and listen on loopback only (docs/architecture.md,
+// "Defaults"). Keys that a later release will read are accepted already and
+// marked `notYetUsed`, so `sipmi config print` can say so.
 
-import { bool, custom, type Infer, int, list, obj, str } from "./spec.ts";
+import { bool, custom, type Infer, int, list, notYetUsed, obj, str } from "./spec.ts";
 
 const MODE = /^0?[0-7]{3}$/;
 const checkMode = (v: string) =>
@@ -165,6 +167,11 @@ export const configSpec = obj({
     group: str(""),
     reply_dir: str("/tmp/", checkAbsolute, "an absolute directory"),
     reply_timeout_ms: int(2000, 1, 60000),
+    /**
+     * A request left unfinished (`:reply:` and nothing, JSON cut short) is
+     * answered -32700 once no byte has arrived for this long.
+     */
+    partial_timeout_ms: int(300, 10, 60000),
     commands: policySpec,
   }),
   datagram: obj({
@@ -187,9 +194,9 @@ export const configSpec = obj({
       (v) => parseHostPort(v) ? undefined : `must be "HOST:PORT", not "${v}"`,
     ),
     mi_root: str("mi", checkRoot),
-    html_root: str("html", checkRoot),
-    xmlrpc_root: str("RPC2", checkRoot),
-    metrics_path: str("/metrics", checkPath),
+    html_root: notYetUsed(str("html", checkRoot), "the HTML page"),
+    xmlrpc_root: notYetUsed(str("RPC2", checkRoot), "XML-RPC"),
+    metrics_path: notYetUsed(str("/metrics", checkPath), "the Prometheus endpoint"),
     body_limit: int(1024 * 1024, 256, 64 * 1024 * 1024),
     auth: obj({
       /** Bearer token; required when `listen` is not a loopback address. */

@@ -5,34 +5,39 @@
 
 import type { Node } from "jsonc-parser";
 
-export interface IntSpec {
+interface SpecBase {
+  /** What will read this key, when nothing reads it yet (see notYetUsed). */
+  notYetUsed?: string;
+}
+
+export interface IntSpec extends SpecBase {
   kind: "int";
   def: number;
   min: number;
   max: number;
 }
-export interface StrSpec {
+export interface StrSpec extends SpecBase {
   kind: "str";
   def: string;
   /** Returns a problem description, or undefined when the value is fine. */
   check?: (v: string) => string | undefined;
   hint?: string;
 }
-export interface BoolSpec {
+export interface BoolSpec extends SpecBase {
   kind: "bool";
   def: boolean;
 }
-export interface ListSpec<I extends Spec = Spec> {
+export interface ListSpec<I extends Spec = Spec> extends SpecBase {
   kind: "list";
   def: Infer<I>[];
   item: I;
 }
-export interface ObjSpec<F extends Record<string, Spec> = Record<string, Spec>> {
+export interface ObjSpec<F extends Record<string, Spec> = Record<string, Spec>> extends SpecBase {
   kind: "obj";
   fields: F;
 }
 /** A value validated by hand (e.g. "a string or an object"). */
-export interface CustomSpec<T = unknown> {
+export interface CustomSpec<T = unknown> extends SpecBase {
   kind: "custom";
   def: T;
   hint: string;
@@ -41,6 +46,15 @@ export interface CustomSpec<T = unknown> {
 }
 
 export type Spec = IntSpec | StrSpec | BoolSpec | ListSpec | ObjSpec | CustomSpec;
+
+/**
+ * Marks a key accepted and validated already but read by nothing yet;
+ * `reader` names what will read it, and `sipmi config print` says so. A key
+ * stays in the schema only with this mark until its reader exists.
+ */
+export function notYetUsed<S extends Spec>(spec: S, reader: string): S {
+  return { ...spec, notYetUsed: reader };
+}
 
 export type Infer<S> = S extends IntSpec ? number
   : S extends StrSpec ? string

@@ -1,5 +1,5 @@
 // The core MI commands with the result shapes of OpenSIPS 3.x
-// (MI-PROTOCOL.md §3): the `statistics` module and the `core` module.
+// (docs/protocol.md, "Core commands"): the `statistics` module and the `core` module.
 
 import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";

@@ -1,4 +1,4 @@
-// MI-PROTOCOL.md §3: every core command's result shape, exact bytes where
+// docs/protocol.md, "Core commands": every core command's result shape, exact bytes where
 // the reply is deterministic.
 
 import assert from "node:assert/strict";

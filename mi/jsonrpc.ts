@@ -1,5 +1,5 @@
 // JSON-RPC 2.0 decoding and encoding, byte-compatible with OpenSIPS 3.x MI
-// (../shared/MI-PROTOCOL.md §1) plus sipmi's improvements: -32700 on every
+// (docs/protocol.md, "Messages") plus sipmi's improvements: -32700 on every
 // transport, exact id echo, batches, a depth limit.
 //
 // The hot path is one JSON.parse, a scan of the envelope's few keys and one
@@ -155,7 +155,7 @@ export function decodeRequest(text: string, limits: DecodeLimits): Decoded {
   return { batch: true, entries };
 }
 
-/** Validates one parsed request object (MI-PROTOCOL.md §1). */
+/** Validates one parsed request object (docs/protocol.md, "Messages"). */
 export function validate(value: unknown, text: string, batchIndex = -1): Entry {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return decodeError(INVALID_REQUEST, undefined);

@@ -1,5 +1,5 @@
 // Matching request params to a command's recipes and reading them with typed
-// getters, as OpenSIPS does (MI-PROTOCOL.md §2, source notes §1.3-1.4).
+// getters, as OpenSIPS does (docs/protocol.md, "Parameters and recipes").
 
 import { invalidParams, MiError, type MiParams, SERVER_ERROR } from "./jsonrpc.ts";
 
@@ -91,7 +91,7 @@ export function toInt(v: unknown): number | undefined {
 }
 
 /**
- * Picks the recipe for the given params (source notes §1.3):
+ * Picks the recipe for the given params, as OpenSIPS's get_cmd_recipe does:
  * none → the first zero-parameter recipe; an array → the one recipe with that
  * many names; an object → the first recipe whose name set equals its keys.
  */

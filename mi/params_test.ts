@@ -1,4 +1,4 @@
-// MI-PROTOCOL.md §2: recipe matching and typed getters.
+// docs/protocol.md, "Parameters and recipes": recipe matching and typed getters.
 
 import assert from "node:assert/strict";
 import { matchRecipe, Params, toInt } from "./params.ts";

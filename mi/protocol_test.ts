@@ -1,4 +1,4 @@
-// MI-PROTOCOL.md §1, row by row: the request in, the exact reply bytes out.
+// docs/protocol.md, "Messages", row by row: the request in, the exact reply bytes out.
 
 import assert from "node:assert/strict";
 import { testMi } from "./testkit.ts";

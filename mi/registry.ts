@@ -11,6 +11,11 @@ export interface RequestContext {
   readonly transport: string;
   /** The listener's own name, e.g. `udp:127.0.0.1:8898`. */
   readonly listener?: string;
+  /**
+   * Who sent this request, as the transport knows it: `127.0.0.1:40312` (UDP,
+   * HTTP), a client's socket path (unix datagram), the reply FIFO name. Worked
+   * out only when read, so read it only when needed (an audit line).
+   */
   readonly peer?: string;
   /** Who authenticated, when the transport authenticates. */
   readonly identity?: string;

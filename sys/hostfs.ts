@@ -24,7 +24,8 @@ export class HostFsError extends Error {
   constructor(path: string, op: string, cause: unknown) {
     const kind = cause instanceof Error ? cause.name : "Error";
     let text = cause instanceof Error ? cause.message : String(cause);
-    // Deno 2.9 wants --allow-all for any /proc or /sys access (DENO-NOTES §4).
+    // Deno 2.9 wants --allow-all for any /proc or /sys access (docs/architecture.md,
+    // "Deno facts relied on").
     if (kind === "NotCapable") text += " (sipmi needs --allow-all to read /proc and /sys)";
     super(`cannot ${op} ${path}: ${text}`);
     this.name = "HostFsError";

@@ -59,6 +59,7 @@ const SYMBOLS = {
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "isize" },
   inet_pton: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
@@ -316,6 +317,24 @@ export function datagramSend(
   if (libc().sendto(fd, data, BigInt(data.length), MSG_NOSIGNAL | MSG_DONTWAIT, to, toLen) < 0) {
     throw new SysError("sendto", errno());
   }
+}
+
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+
+/**
+ * The send buffer of a socket in bytes, as the kernel reports it (twice the
+ * value set, for its bookkeeping). A unix datagram larger than about this
+ * fails with EMSGSIZE.
+ */
+export function socketSendBuffer(fd: number): number {
+  const value = new Int32Array(1);
+  const len = new Uint32Array([4]);
+  const buf = new Uint8Array(value.buffer);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_SNDBUF, buf, new Uint8Array(len.buffer)) !== 0) {
+    throw new SysError("getsockopt", errno(), "SO_SNDBUF");
+  }
+  return value[0];
 }
 
 /** A sockaddr as text: `127.0.0.1:5060`, `[::1]:5060`, a unix path, or "" for an unbound unix client. */

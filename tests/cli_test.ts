@@ -1,6 +1,7 @@
 // The CLI as an operator runs it: real child processes of `main.ts`.
 
 import assert from "node:assert/strict";
+import { parse } from "jsonc-parser";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -104,12 +105,26 @@ Deno.test("a bad config file: the error names the key and line, nothing starts",
   }
 });
 
-Deno.test("sipmi config print: the effective config, every key", async () => {
+Deno.test("sipmi config print: the effective config, every key; unused keys say so", async () => {
   const r = await sipmi("config", "print");
   assert.equal(r.code, 0, r.err);
-  const c = JSON.parse(r.out);
+  const c = parse(r.out);
   assert.equal(c.fifo.path, "/tmp/sipmi_fifo");
+  assert.equal(c.fifo.partial_timeout_ms, 300);
   assert.equal(c.http.listen, "127.0.0.1:8899");
+  // Exactly the keys nothing reads yet carry the mark, on their own line.
+  const marked = r.out.split("\n").filter((l) => l.includes("// not yet used"))
+    .map((l) => l.trim().split('"')[1]);
+  assert.deepEqual(marked, ["html_root", "xmlrpc_root", "metrics_path"]);
+  // The output is a template: `config check` accepts it as a file.
+  const dir = await Deno.makeTempDir({ prefix: "sipmi_cli_" });
+  try {
+    await Deno.writeTextFile(`${dir}/printed.jsonc`, r.out);
+    const check = await sipmi("config", "check", "--config", `${dir}/printed.jsonc`);
+    assert.equal(check.code, 0, check.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("unknown subcommands and flags: one line, exit 2; --help on each subcommand", async () => {

@@ -75,9 +75,16 @@ Deno.test("audit: one record per mutating command on every transport, none for r
     const rec = records[i];
     assert.match(rec, /^\S+ NOTICE audit: /, rec);
     assert.ok(rec.includes(` transport=${t} listener=${listeners[t]} `), rec);
-    // The peer field is always there; which peer each transport can name
-    // comes with its per-request context ("-" where it has none yet).
-    assert.match(rec, / peer=\S+ /, rec);
+    // The peer each transport names: the sender's address, the client's
+    // bound unix socket, the reply FIFO's name.
+    const peers: Record<string, RegExp> = {
+      fifo: / peer=opensips_fifo_reply_\S+ /,
+      udp: / peer=127\.0\.0\.1:\d+ /,
+      unix: new RegExp(` peer=${d.dir.replaceAll(".", "\\.")}/\\S+ `),
+      http: / peer=127\.0\.0\.1:\d+ /,
+    };
+    assert.match(rec, peers[t], rec);
+    assert.doesNotMatch(rec, / peer=- /, rec);
     assert.ok(
       rec.includes(` identity=${t === "http" ? `token:${tokenFile}` : "-"} `),
       rec,

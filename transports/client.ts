@@ -10,6 +10,7 @@
 import { closeSync, constants, lstatSync, openSync, readSync, writeSync } from "node:fs";
 import { geteuid, mkfifo } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
+import { errorCode, PIPE_BUF, randomHex, UDP_MAX_PAYLOAD } from "./os.ts";
 
 export class TransportError extends Error {
   constructor(message: string) {
@@ -25,18 +26,11 @@ export interface CallOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const PIPE_BUF = 4096;
-/** The largest UDP payload over IPv4; OpenSIPS and sipmi take no more. */
-const DATAGRAM_MAX = 65507;
-
-function randomHex(bytes: number): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function code(e: unknown): string {
-  return (e as { code?: string }).code ?? (e instanceof Error ? e.name : "error");
-}
+/**
+ * Room for a unix datagram reply: the server sends a reply whole when it fits
+ * its socket's send buffer, which the kernel caps at net.core.wmem_max.
+ */
+const UNIX_REPLY_MAX = 8 * 1024 * 1024;
 
 /**
  * Runs `body` with a deadline: `cancel` is called once when the timeout
@@ -97,7 +91,7 @@ export async function fifoCall(
     serverUid = st.uid;
   } catch (e) {
     if (e instanceof TransportError) throw e;
-    if (code(e) === "ENOENT") {
+    if (errorCode(e) === "ENOENT") {
       throw new TransportError(`${server} does not exist (is the MI daemon running?)`);
     }
     throw new TransportError(`cannot use ${server}: ${errText(e)}`);
@@ -131,7 +125,7 @@ export async function fifoCall(
         try {
           n = readSync(rfd, buf);
         } catch (e) {
-          if (code(e) !== "EAGAIN") throw e;
+          if (errorCode(e) !== "EAGAIN") throw e;
           n = -1; // the server has it open and has not written yet
         }
         if (n > 0) {
@@ -164,7 +158,7 @@ function sendToFifo(server: string, bytes: Uint8Array): void {
   try {
     fd = openSync(server, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (e) {
-    if (code(e) === "ENXIO") {
+    if (errorCode(e) === "ENXIO") {
       throw new TransportError(`no process reads ${server} (is the MI daemon running?)`);
     }
     throw new TransportError(`cannot open ${server}: ${errText(e)}`);
@@ -178,7 +172,7 @@ function sendToFifo(server: string, bytes: Uint8Array): void {
         off += writeSync(fd, bytes, off, Math.min(PIPE_BUF, bytes.length - off));
         spins = 0;
       } catch (e) {
-        if (code(e) !== "EAGAIN" || ++spins > 2000) {
+        if (errorCode(e) !== "EAGAIN" || ++spins > 2000) {
           throw new TransportError(`cannot write to ${server}: ${errText(e)}`);
         }
         sleepSync(1);
@@ -206,10 +200,10 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 // ------------------------------------------------------------------ datagram
 
-function checkDatagramSize(bytes: Uint8Array): void {
-  if (bytes.length > DATAGRAM_MAX) {
+function checkUdpSize(bytes: Uint8Array): void {
+  if (bytes.length > UDP_MAX_PAYLOAD) {
     throw new TransportError(
-      `request of ${bytes.length} bytes does not fit in a datagram (${DATAGRAM_MAX} bytes); use --fifo or --http`,
+      `request of ${bytes.length} bytes does not fit in a UDP datagram (${UDP_MAX_PAYLOAD} bytes); use --unix, --fifo or --http`,
     );
   }
 }
@@ -226,7 +220,7 @@ export async function udpCall(
   opts: CallOptions,
 ): Promise<string> {
   const bytes = encoder.encode(request);
-  checkDatagramSize(bytes);
+  checkUdpSize(bytes);
   const v6 = host.includes(":");
   const target = host === "localhost" ? "127.0.0.1" : host;
   const bindHost = isLoopback(host) ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0");
@@ -243,7 +237,7 @@ export async function udpCall(
       } catch (e) {
         throw new TransportError(`cannot send: ${errText(e)}`);
       }
-      const buf = new Uint8Array(DATAGRAM_MAX + 1);
+      const buf = new Uint8Array(UDP_MAX_PAYLOAD + 1);
       while (true) {
         const [data, from] = await conn.receive(buf);
         if (from.transport === "udp" && from.port === port) return decoder.decode(data);
@@ -260,11 +254,12 @@ export async function udpCall(
 
 /**
  * One request over a unix datagram socket. The server replies to the
- * sender's address, so we bind our own socket in a private temp dir.
+ * sender's address, so we bind our own socket in a private temp dir. Unix
+ * datagrams are not limited to UDP's 65,507 bytes: the kernel refuses one
+ * larger than our socket's send buffer (EMSGSIZE).
  */
 export async function unixCall(path: string, request: string, opts: CallOptions): Promise<string> {
   const bytes = encoder.encode(request);
-  checkDatagramSize(bytes);
   const dir = await Deno.makeTempDir({ prefix: "sipmi_mi_" });
   let conn: Deno.DatagramConn | undefined;
   try {
@@ -283,10 +278,12 @@ export async function unixCall(path: string, request: string, opts: CallOptions)
             ? `${path} does not exist (is the MI daemon running?)`
             : e instanceof Deno.errors.ConnectionRefused
             ? `nothing receives on ${path} (is the MI daemon running?)`
+            : /os error 90\b/.test(errText(e)) // EMSGSIZE
+            ? `request of ${bytes.length} bytes is larger than a unix datagram can be here (the socket send buffer); use --fifo or --http`
             : `cannot send: ${errText(e)}`,
         );
       }
-      const [data] = await c.receive(new Uint8Array(DATAGRAM_MAX + 1));
+      const [data] = await c.receive(new Uint8Array(UNIX_REPLY_MAX));
       return decoder.decode(data);
     });
   } finally {

@@ -1,55 +1,57 @@
 // The datagram transport (OpenSIPS mi_datagram): one JSON-RPC request per
-// UDP or unix SOCK_DGRAM datagram, the reply sent back to the sender.
+// UDP or unix SOCK_DGRAM datagram, the reply sent back to the sender
+// (docs/protocol.md, "Datagram").
 //
-// - The listener owns its socket (sys/libc.ts): it waits for readiness in a
-//   pool thread, then receives and answers synchronously until the queue is
-//   empty, so a burst costs one wake-up, not two async operations per
-//   datagram. After a burst it keeps checking for `mi.busy_poll_us` before
-//   sleeping again, and it yields to the event loop after 2 ms of
-//   continuous work so the other listeners are served.
+// - The listener owns its socket (sys/libc.ts) and serves it in bursts
+//   (burst.ts): one wake-up, then synchronous receives and replies until
+//   the queue stays empty.
 // - recvfrom with MSG_TRUNC reports a datagram's real length, so one over
 //   the limit is answered with the core's oversize error, never parsed cut
-//   short.
-// - A reply that does not fit in one datagram is replaced by the JSON error
-//   of MI-PROTOCOL.md §4, with the request's id.
+//   short. UDP requests and replies are limited to 65,507 bytes; unix
+//   datagrams only by `mi.max_request_bytes`, and a reply is sent whole when
+//   it fits the socket's send buffer.
+// - A reply too large to send is replaced by a JSON error with the request's
+//   id that says which transport to use instead.
 // - Sends never wait: a client that vanished (its socket file gone,
 //   ECONNREFUSED) or stopped reading (EAGAIN) costs a failed send, counted
 //   and logged.
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
 import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
-import type { Endpoint } from "../mi/core.ts";
+import { type Endpoint, type PeerText, reusingPeerText } from "../mi/core.ts";
+import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
-import type { Task } from "../mi/tasks.ts";
 import {
   closeFd,
   datagramBind,
   datagramReceive,
   datagramSend,
   drainWake,
-  pollReadable,
   pollSet,
   SOCKADDR_MAX,
   sockaddrText,
+  socketSendBuffer,
   SysError,
   unixDatagramSend,
   unixDatagramSocket,
   wake,
   wakePipe,
 } from "../sys/libc.ts";
+import { serveBursts } from "./burst.ts";
 import { applyOwner, resolveOwner } from "./file_owner.ts";
-import { type Listener, ListenerError, toPolicy, WarnThrottle, within } from "./listener.ts";
+import {
+  type Deadline,
+  type EndpointSpec,
+  ListenerBase,
+  ListenerError,
+  type Serving,
+  within,
+} from "./listener.ts";
+import { UDP_MAX_PAYLOAD } from "./os.ts";
 import { errText } from "../sys/log.ts";
 
 export type DatagramConfig = Config["datagram"];
-
-/** The largest UDP payload over IPv4; requests and replies are limited to it on every datagram socket. */
-export const DATAGRAM_MAX = 65507;
-/** Requests are at most DATAGRAM_MAX bytes; MSG_TRUNC tells the length of longer ones. */
-const RECV_BUFFER = DATAGRAM_MAX + 1;
-/** Continuous work before the loop yields to the event loop (FIFO and HTTP wait meanwhile). */
-const MAX_BURST_MS = 2;
 
 const encoder = new TextEncoder();
 
@@ -69,31 +71,33 @@ export function replyIdText(reply: string): string {
   return i < 0 ? "null" : reply.slice(i + 6, -1);
 }
 
-export class DatagramListener implements Listener {
-  readonly name: string;
-  readonly type: string;
-  readonly optional: boolean;
-  readonly #mi: MiInstance;
+/** The open socket of a running listener. */
+interface Socket {
+  fd: number;
+  wake: { read: number; write: number };
+  loop: Promise<void>;
+}
+
+export class DatagramListener extends ListenerBase {
   readonly #cfg: DatagramConfig;
   readonly #addr: DatagramAddress;
   readonly #policy: PolicyConfig;
   readonly #transport: "udp" | "unix";
-  #task: Task | undefined;
-  #ep: Endpoint | undefined;
-  #fd: number | undefined;
-  #wake: { read: number; write: number } | undefined;
-  #loop: Promise<void> | undefined;
+  readonly #busyPollUs: number;
+  #sock: Socket | undefined;
   #stopping = false;
-  #busy = 0; // async replies not yet sent
-  #idle: (() => void)[] = [];
+  /** Replies of asynchronous commands not yet sent. */
+  readonly #replies = new InFlight();
   #socketId: { dev: number; ino: number } | undefined;
-  #warn: WarnThrottle | undefined;
   readonly #sendErrors: Counter;
   readonly #tooLarge: Counter;
-  readonly #buf = new Uint8Array(RECV_BUFFER);
+  #buf = new Uint8Array(0);
   readonly #from = new Uint8Array(SOCKADDR_MAX);
   readonly #fromLen = new Uint32Array(1);
-  readonly #busyPollUs: number;
+  /** The sender of the datagram just received; the core asks only when a handler wants it. */
+  readonly #peer: PeerText = reusingPeerText(() =>
+    sockaddrText(this.#from, this.#fromLen[0]) || "(unbound)"
+  );
 
   constructor(
     mi: MiInstance,
@@ -102,70 +106,65 @@ export class DatagramListener implements Listener {
     policy?: PolicyConfig,
     busyPollUs = 0,
   ) {
+    const name = datagramName(addr);
+    super(mi, name, `MI Datagram ${name}`, cfg.optional);
     this.#busyPollUs = busyPollUs;
-    this.#mi = mi;
     this.#cfg = cfg;
     this.#addr = addr;
     this.#policy = policy ?? cfg.commands;
-    this.name = datagramName(addr);
-    this.type = `MI Datagram ${this.name}`;
-    this.optional = cfg.optional;
     this.#transport = addr.kind;
     this.#sendErrors = mi.stats.counter("mi", `${addr.kind}_send_errors`);
     this.#tooLarge = mi.stats.counter("mi", `${addr.kind}_replies_too_large`);
   }
 
-  start(): Promise<void> {
-    if (this.#task) return Promise.resolve();
-    try {
-      this.#fd = this.#addr.kind === "udp"
-        ? this.#bindUdp(this.#addr)
-        : this.#bindUnix(this.#addr.path);
-      this.#wake = wakePipe();
-    } catch (e) {
-      if (this.#fd !== undefined) closeFd(this.#fd);
-      this.#fd = undefined;
-      return Promise.reject(
-        e instanceof ListenerError ? e : new ListenerError(this.name, errText(e)),
-      );
-    }
-    this.#stopping = false;
-    this.#task = this.#mi.tasks.add(this.type);
-    this.#warn = new WarnThrottle(this.#task.log);
-    this.#ep = this.#mi.core.endpoint({
-      transport: this.#transport,
-      listener: this.name,
-      policy: toPolicy(this.#policy),
-      log: this.#task.log,
-      limits: { maxRequestBytes: Math.min(this.#mi.core.limits.maxRequestBytes, DATAGRAM_MAX) },
-      limitName: this.#mi.core.limits.maxRequestBytes < DATAGRAM_MAX
-        ? "mi.max_request_bytes"
-        : "the datagram limit",
-    });
-    this.#loop = this.#receive(this.#fd, this.#wake.read, this.#ep);
-    this.#task.log.info(`listening on ${this.name}`);
-    return Promise.resolve();
+  protected endpointSpec(): EndpointSpec {
+    const spec = { transport: this.#transport, policy: this.#policy };
+    // A unix datagram can be as large as the sender's socket buffer allows.
+    if (this.#transport === "unix") return spec;
+    const coreMax = this.mi.core.limits.maxRequestBytes;
+    return {
+      ...spec,
+      maxRequestBytes: Math.min(coreMax, UDP_MAX_PAYLOAD),
+      limitName: coreMax < UDP_MAX_PAYLOAD ? "mi.max_request_bytes" : "the datagram limit",
+    };
   }
 
-  async stop(timeoutMs: number): Promise<void> {
-    if (!this.#task || this.#fd === undefined || !this.#wake) return;
-    const deadline = Date.now() + timeoutMs;
+  protected open(s: Serving): string {
+    const fd = this.#addr.kind === "udp"
+      ? this.#bindUdp(this.#addr)
+      : this.#bindUnix(this.#addr.path);
+    let wakeFds;
+    try {
+      wakeFds = wakePipe();
+    } catch (e) {
+      closeFd(fd);
+      if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
+      throw e;
+    }
+    // One more byte than the limit: MSG_TRUNC then tells the real length of longer ones.
+    if (this.#buf.length !== s.ep.maxRequestBytes + 1) {
+      this.#buf = new Uint8Array(s.ep.maxRequestBytes + 1);
+    }
+    this.#stopping = false;
+    this.#sock = { fd, wake: wakeFds, loop: this.#receive(fd, wakeFds.read, s) };
+    return this.name;
+  }
+
+  protected async close(d: Deadline, _s: Serving): Promise<void> {
+    const sock = this.#sock;
+    if (!sock) return;
     // New datagrams are no longer served; replies to requests already
     // received still go out through the socket, so it closes last.
     this.#stopping = true;
-    wake(this.#wake.write);
+    wake(sock.wake.write);
     if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
-    await within(this.#loop!, 1000);
-    await within(this.#whenIdle(), deadline - Date.now());
-    closeFd(this.#fd);
-    closeFd(this.#wake.read);
-    closeFd(this.#wake.write);
-    this.#mi.tasks.remove(this.#task);
-    this.#task.log.info(`stopped listening on ${this.name}`);
-    this.#task = undefined;
-    this.#fd = undefined;
-    this.#wake = undefined;
-    this.#ep = undefined;
+    // The loop ends at the wake-up, whatever the deadline.
+    await within(sock.loop, 1000);
+    await this.#replies.idle(d.left);
+    closeFd(sock.fd);
+    closeFd(sock.wake.read);
+    closeFd(sock.wake.write);
+    this.#sock = undefined;
   }
 
   #bindUdp(a: { host: string; port: number }): number {
@@ -245,108 +244,96 @@ export class DatagramListener implements Listener {
     }
   }
 
-  async #receive(fd: number, wakeFd: number, ep: Endpoint): Promise<void> {
-    const set = pollSet([fd, wakeFd]);
-    const spinMs = this.#busyPollUs / 1000;
+  async #receive(fd: number, wakeFd: number, s: Serving): Promise<void> {
+    const src = {
+      pollSet: pollSet([fd, wakeFd]),
+      readOnce: () => this.#readOnce(fd, s),
+      done: () => this.#stopping,
+      waitMs: () => -1,
+      waited: () => drainWake(wakeFd),
+    };
     while (!this.#stopping) {
-      let ready: number;
       try {
-        ready = await pollReadable(set, -1);
+        await serveBursts(src, this.#busyPollUs);
       } catch (e) {
-        this.#warn?.warn("poll", `waiting for datagrams failed: ${errText(e)}`);
+        s.warn.warn("poll", `waiting for datagrams failed: ${errText(e)}`);
         await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      if (this.#stopping) break;
-      if (ready < 0) continue; // EINTR
-      drainWake(wakeFd);
-      try {
-        this.#burst(fd, ep, spinMs);
-      } catch (e) {
-        // ICMP errors of earlier sends can surface on receive; never let them end the loop.
-        this.#warn?.warn("receive", `receive failed: ${errText(e)}`);
       }
     }
   }
 
-  /** Serves queued datagrams until the queue stays empty for spinMs, or MAX_BURST_MS pass. */
-  #burst(fd: number, ep: Endpoint, spinMs: number): void {
-    const buf = this.#buf, from = this.#from, fromLen = this.#fromLen;
-    const start = performance.now();
-    let idleSince = -1;
-    while (!this.#stopping) {
-      const n = datagramReceive(fd, buf, from, fromLen);
-      if (n < 0) {
-        if (spinMs <= 0) return;
-        const t = performance.now();
-        if (idleSince < 0) idleSince = t;
-        else if (t - idleSince >= spinMs || t - start >= MAX_BURST_MS) return;
-        continue;
-      }
-      idleSince = -1;
-      if (n > 0) this.#serve(fd, ep, n);
-      if (performance.now() - start >= MAX_BURST_MS) return;
+  /** Receives and answers one datagram: 1, or -1 when none is queued. */
+  #readOnce(fd: number, s: Serving): number {
+    let n: number;
+    try {
+      n = datagramReceive(fd, this.#buf, this.#from, this.#fromLen);
+    } catch (e) {
+      // ICMP errors of earlier sends can surface on receive; never let them end the loop.
+      s.warn.warn("receive", `receive failed: ${errText(e)}`);
+      return -1;
     }
+    if (n < 0) return -1;
+    if (n > 0) this.#serve(fd, s, n); // an empty datagram gets no reply, as in OpenSIPS
+    return 1;
   }
 
-  #serve(fd: number, ep: Endpoint, n: number): void {
+  #serve(fd: number, s: Serving, n: number): void {
+    const ep = s.ep;
     // handleBytes decodes at once, so the buffer is free again when it returns.
-    const r = n > ep.maxRequestBytes ? ep.oversize(n) : ep.handleBytes(this.#buf.subarray(0, n));
+    const r = n > ep.maxRequestBytes
+      ? ep.oversize(n)
+      : ep.handleBytes(this.#buf.subarray(0, n), this.#peer);
     if (r === null) return;
     const toLen = this.#fromLen[0];
-    if (typeof r === "string") return this.#send(fd, ep, r, this.#from, toLen);
+    if (typeof r === "string") return this.#send(fd, s, r, this.#from, toLen);
     // The reply comes later: keep a copy of the sender's address.
     const to = this.#from.slice(0, toLen);
-    this.#busy++;
-    r.then((v) => {
-      if (v !== null && this.#fd === fd) this.#send(fd, ep, v, to, toLen);
-    }).catch((e) => this.#task?.log.error(`datagram request failed: ${errText(e)}`))
-      .finally(this.#done);
+    this.#replies.track(
+      r.then((v) => {
+        if (v !== null && this.#sock?.fd === fd) this.#send(fd, s, v, to, toLen);
+      }).catch((e) => s.task.log.error(`datagram request failed: ${errText(e)}`)),
+    );
   }
 
-  #send(fd: number, ep: Endpoint, reply: string, to: Uint8Array<ArrayBuffer>, toLen: number): void {
+  #send(fd: number, s: Serving, reply: string, to: Uint8Array<ArrayBuffer>, toLen: number): void {
+    const ep = s.ep;
     if (this.#transport === "unix" && toLen <= 2) {
       // An unbound unix client has no address to answer to.
       this.#sendErrors.inc();
-      this.#warn?.warn("unbound", "cannot reply to a unix client that did not bind its socket");
+      ep.report("undelivered", reply);
+      s.warn.warn("unbound", "cannot reply to a unix client that did not bind its socket");
       return;
     }
     let bytes = encoder.encode(reply);
-    if (bytes.length > DATAGRAM_MAX) {
-      this.#tooLarge.inc();
-      ep.errors.inc();
-      const data = `reply of ${bytes.length} bytes exceeds the datagram limit of ${DATAGRAM_MAX}` +
-        " bytes; use the FIFO or HTTP transport";
-      bytes = encoder.encode(
-        errorReply(INTERNAL_ERROR, "Internal error", data, replyIdText(reply)),
-      );
+    if (this.#transport === "udp" && bytes.length > UDP_MAX_PAYLOAD) {
+      bytes = this.#replaced(ep, reply, bytes.length, `the datagram limit of ${UDP_MAX_PAYLOAD}`);
     }
     try {
-      datagramSend(fd, bytes, to, toLen);
+      try {
+        datagramSend(fd, bytes, to, toLen);
+      } catch (e) {
+        if (!(e instanceof SysError && e.code === "EMSGSIZE")) throw e;
+        // A unix datagram larger than this socket's send buffer.
+        const limit = `the send buffer of this socket, ${socketSendBuffer(fd)}`;
+        datagramSend(fd, this.#replaced(ep, reply, bytes.length, limit), to, toLen);
+      }
     } catch (e) {
       this.#sendErrors.inc();
+      ep.report("undelivered", reply);
       const why = e instanceof SysError && e.code === "EAGAIN"
         ? "its receive queue is full"
         : e instanceof SysError && (e.code === "ENOENT" || e.code === "ECONNREFUSED")
         ? "it went away"
         : errText(e);
-      this.#warn?.warn(
-        "send",
-        `reply to ${sockaddrText(to, toLen) || "(unbound)"} not sent: ${why}`,
-      );
+      s.warn.warn("send", `reply to ${sockaddrText(to, toLen) || "(unbound)"} not sent: ${why}`);
     }
   }
 
-  readonly #done = (): void => {
-    if (--this.#busy === 0 && this.#idle.length > 0) {
-      const waiters = this.#idle;
-      this.#idle = [];
-      for (const w of waiters) w();
-    }
-  };
-
-  #whenIdle(): Promise<void> {
-    if (this.#busy === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+  /** The error reply that replaces a reply too large to send (`limit` names the limit). */
+  #replaced(ep: Endpoint, reply: string, size: number, limit: string): Uint8Array<ArrayBuffer> {
+    this.#tooLarge.inc();
+    ep.report("replaced", reply);
+    const data = `reply of ${size} bytes exceeds ${limit} bytes; use the FIFO or HTTP transport`;
+    return encoder.encode(errorReply(INTERNAL_ERROR, "Internal error", data, replyIdText(reply)));
   }
 }

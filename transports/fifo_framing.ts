@@ -10,16 +10,20 @@
 // Scanning is one pass over the bytes; a read holding whole requests is not
 // copied.
 //
-// Bad input never stalls the stream (MI-PROTOCOL.md §4): text that cannot
-// start a request, a value that is not JSON, text after the value and
+// Bad input never stalls the stream (docs/protocol.md, "FIFO"): text that
+// cannot start a request, a value that is not JSON, text after the value and
 // oversize values are reported, and the parser resynchronises at the next
 // line that starts with ':'. Because the python client never writes a
-// newline, a read that starts with ':' is a resync point too when the parser
-// is skipping garbage, discarding an oversize value, or holding a partial
-// request older than `staleMs` (a client that died half way through its
-// write): pipe writes up to 4096 bytes are atomic, so a read that starts
-// with ':' is where some client's write starts. An oversize value is scanned
-// to its end without being kept, so its real size can be reported.
+// newline, a read that starts with ':' is a resync point too while the
+// parser skips garbage or discards an oversize value: pipe writes up to 4096
+// bytes are atomic, so a read that starts with ':' is where some client's
+// write starts. An oversize value is scanned to its end without being kept,
+// so its real size can be reported.
+//
+// Time cuts a request in one way only: `expire()`, which the reader calls
+// once no byte has arrived for `fifo.partial_timeout_ms`, answers whatever
+// request is unfinished with -32700 and starts afresh. While bytes keep
+// arriving, a request in progress is never cut by a pause.
 //
 // The listener stops its own reader by writing a marker (NUL + random text +
 // LF) through a second descriptor: everything written before the marker is
@@ -58,9 +62,6 @@ export interface FramerOptions {
   maxRequestBytes: number;
   /** Must start with NUL and contain no other NUL. */
   marker: Uint8Array;
-  /** A partial request older than this gives way to a read starting with ':'. */
-  staleMs?: number;
-  now?: () => number;
 }
 
 const decoder = new TextDecoder();
@@ -84,14 +85,11 @@ export class FifoFramer {
   readonly #sink: FramerSink;
   readonly #max: number;
   readonly #marker: Uint8Array;
-  readonly #staleMs: number;
-  readonly #now: () => number;
   #m = 0; // bytes of the marker matched so far
   #stopped = false;
 
   #state: number = S_IDLE;
   #left: Uint8Array = EMPTY; // bytes of the current request kept from earlier reads
-  #since = 0; // when the current request started
   #nameStart = 0;
   #name = "";
   #valueStart = 0;
@@ -108,12 +106,32 @@ export class FifoFramer {
     this.#sink = sink;
     this.#max = opts.maxRequestBytes;
     this.#marker = opts.marker;
-    this.#staleMs = opts.staleMs ?? 1000;
-    this.#now = opts.now ?? Date.now;
   }
 
   get stopped(): boolean {
     return this.#stopped;
+  }
+
+  /** Something is in progress that more bytes would continue: a request, or garbage being skipped. */
+  get partial(): boolean {
+    return this.#state !== S_IDLE && !this.#stopped;
+  }
+
+  /**
+   * No byte has arrived for the partial timeout: the request in progress
+   * will never be finished. It is answered (-32700; the oversize error when
+   * it was over the limit already) and the parser starts afresh.
+   */
+  expire(): void {
+    if (this.#stopped) return;
+    const s = this.#state;
+    if (s === S_NAME || s === S_PRE || s === S_NEST || s === S_TOPSTR) this.#unfinished();
+    else if (s === S_SKIP && this.#quiet) this.#sink.garbage(); // a NUL that was no marker
+    this.#state = S_IDLE;
+    this.#left = EMPTY;
+    this.#m = 0;
+    this.#quiet = false;
+    this.#discard = false;
   }
 
   /** Feeds one read; calls the sink for every request completed in it. */
@@ -124,9 +142,7 @@ export class FifoFramer {
     if (s === S_SKIP) {
       if (chunk[0] === COLON) this.#state = S_IDLE;
     } else if (s === S_NAME || s === S_PRE || s === S_NEST || s === S_TOPSTR) {
-      if (
-        chunk[0] === COLON && (this.#discard || this.#now() - this.#since > this.#staleMs)
-      ) {
+      if (chunk[0] === COLON && this.#discard) {
         this.#unfinished();
         this.#state = S_IDLE;
         this.#left = EMPTY;
@@ -236,7 +252,6 @@ export class FifoFramer {
   #beginName(i: number): void {
     this.#state = S_NAME;
     this.#nameStart = i + 1;
-    this.#since = this.#now();
   }
 
   #beginValue(b: number, i: number): void {

@@ -25,24 +25,56 @@ function framer(opts: Partial<FramerOptions> = {}) {
 const PY =
   ':opensips_fifo_reply_42_1718_5:{"jsonrpc": "2.0", "id": "7", "method": "ps", "params": {}}';
 
-Deno.test("framing: the python opensips request, no newline, is complete at once", () => {
-  const { push, events } = framer();
-  push(PY);
-  assert.deepEqual(events, [
-    'req opensips_fifo_reply_42_1718_5 {"jsonrpc": "2.0", "id": "7", "method": "ps", "params": {}}',
-  ]);
-});
+/** Reads in, events out: [what, reads, events]. */
+const STREAMS: [string, string[], string[]][] = [
+  [
+    "the python opensips request, no newline, is complete at once",
+    [PY],
+    [
+      'req opensips_fifo_reply_42_1718_5 {"jsonrpc": "2.0", "id": "7", "method": "ps", "params": {}}',
+    ],
+  ],
+  [
+    "several requests in one read, with and without newlines; '::' has no name",
+    [':a:{"x":1}:b:[1,2]\n  ::{"y":"}{:\\"x"}\n:c:\n{\n  "z": {"q": [1]}\n}\n'],
+    ['req a {"x":1}', "req b [1,2]", 'req  {"y":"}{:\\"x"}', 'req c {\n  "z": {"q": [1]}\n}'],
+  ],
+  [
+    "garbage is reported once and the stream resyncs at a line starting with ':'",
+    ["hello world :x:{} more\n:ok:{}"],
+    ["garbage", "req ok {}"],
+  ],
+  [
+    "not a JSON value, text after the value, a line break in a string",
+    [":r:garbage\n:s:{}", ':t:{"a":1}{"b":2}\n:u:{"a":1} junk\n:v:{"a":"x\n:w:{}'],
+    [
+      "parse r (the text after ':name:' is not a JSON value)",
+      "req s {}",
+      "parse t (text after the JSON value)",
+      "parse u (text after the JSON value)",
+      "parse v (a line break inside a JSON string)",
+      "req w {}",
+    ],
+  ],
+  [
+    "an unfinished value gives way to a line starting with ':'",
+    [':r:{"a": [1,\n:s:{"ok":true}'],
+    ["parse r (the JSON value is incomplete)", 'req s {"ok":true}'],
+  ],
+  [
+    "a NUL that is not the marker is garbage; names are bounded",
+    ["\0xyz\n:a:{}", ":" + "n".repeat(300) + ":{}\n:b:{}"],
+    ["garbage", "req a {}", "garbage", "req b {}"],
+  ],
+];
 
-Deno.test("framing: several requests in one read, with and without newlines; '::' has no name", () => {
-  const { push, events } = framer();
-  push(':a:{"x":1}:b:[1,2]\n  ::{"y":"}{:\\"x"}\n:c:\n{\n  "z": {"q": [1]}\n}\n');
-  assert.deepEqual(events, [
-    'req a {"x":1}',
-    "req b [1,2]",
-    'req  {"y":"}{:\\"x"}',
-    'req c {\n  "z": {"q": [1]}\n}',
-  ]);
-});
+for (const [what, reads, want] of STREAMS) {
+  Deno.test(`framing: ${what}`, () => {
+    const { push, events } = framer();
+    for (const r of reads) push(r);
+    assert.deepEqual(events, want);
+  });
+}
 
 Deno.test("framing: the same stream split at every byte gives the same requests", () => {
   const stream = ':a:{"x":"a:b\\"}"}\n:b:[{"k":[]}]:c:123\n::"str"\n';
@@ -51,7 +83,7 @@ Deno.test("framing: the same stream split at every byte gives the same requests"
   const bytes = enc.encode(stream);
   const scalar = stream.indexOf("123");
   for (let cut = 1; cut < bytes.length; cut++) {
-    const t = framer({ staleMs: 1e9 });
+    const t = framer();
     t.push(bytes.slice(0, cut));
     t.push(bytes.slice(cut));
     if (cut > scalar && cut < scalar + 3) {
@@ -69,12 +101,6 @@ Deno.test("framing: the same stream split at every byte gives the same requests"
   ]);
 });
 
-Deno.test("framing: garbage is reported once and the stream resyncs at a line starting with ':'", () => {
-  const { push, events } = framer();
-  push("hello world :x:{} more\n:ok:{}");
-  assert.deepEqual(events, ["garbage", "req ok {}"]);
-});
-
 Deno.test("framing: a read that starts with ':' ends a garbage run (another client's write)", () => {
   const { push, events } = framer();
   push("junk without newline");
@@ -84,37 +110,46 @@ Deno.test("framing: a read that starts with ':' ends a garbage run (another clie
   assert.match(events[1], /^req opensips_fifo_reply/);
 });
 
-Deno.test("framing: not a JSON value, text after the value, a line break in a string", () => {
-  const { push, events } = framer();
-  push(":r:garbage\n:s:{}");
-  push(':t:{"a":1}{"b":2}\n:u:{"a":1} junk\n:v:{"a":"x\n:w:{}');
-  assert.deepEqual(events, [
-    "parse r (the text after ':name:' is not a JSON value)",
-    "req s {}",
-    "parse t (text after the JSON value)",
-    "parse u (text after the JSON value)",
-    "parse v (a line break inside a JSON string)",
-    "req w {}",
-  ]);
-});
-
-Deno.test("framing: an unfinished value gives way to a line starting with ':'", () => {
-  const { push, events } = framer();
-  push(':r:{"a": [1,\n:s:{"ok":true}');
-  assert.deepEqual(events, ["parse r (the JSON value is incomplete)", 'req s {"ok":true}']);
-});
-
-Deno.test("framing: a stale partial request gives way to a read starting with ':'", () => {
-  let now = 0;
-  const { push, events } = framer({ staleMs: 1000, now: () => now });
-  push(':r:{"a":');
-  now = 500;
-  push("1}"); // fresh: the same request goes on
+Deno.test("framing: a pause never cuts a request; only expire() does, and the stream goes on", () => {
+  const { push, events, f } = framer();
+  push(':r:{"a"');
+  assert.ok(f.partial);
+  // A read that starts with ':' continues the value (a key's colon), however late it comes.
+  push(":1}");
   assert.deepEqual(events, ['req r {"a":1}']);
+  assert.equal(f.partial, false);
   push(':s:{"b":');
-  now = 2000;
-  push(":t:{}"); // stale: s died half way, t is a new client's write
+  f.expire(); // no byte for fifo.partial_timeout_ms
+  push(":t:{}");
   assert.deepEqual(events.slice(1), ["parse s (the JSON value is incomplete)", "req t {}"]);
+});
+
+Deno.test("framing: expire() answers every incomplete shape, and only those", () => {
+  const cases: [string, string[]][] = [
+    [":r:", ["parse r (no JSON value after the reply name)"]],
+    [":r:  \n\t ", ["parse r (no JSON value after the reply name)"]],
+    [':r:{"jsonrpc":"2.0","method":"up', ["parse r (the JSON value is incomplete)"]],
+    [':r:"a string', ["parse r (the JSON value is incomplete)"]],
+    [":r:[[[", ["parse r (the JSON value is incomplete)"]],
+    [":half_a_name", ["garbage"]],
+    ["not a request", ["garbage"]],
+    ["\0", ["garbage"]], // a NUL that never became the stop marker
+    [':r:{"a":1}', ['req r {"a":1}']], // complete: nothing to expire
+    ["", []],
+  ];
+  for (const [input, want] of cases) {
+    const { push, events, f } = framer();
+    push(input);
+    f.expire();
+    f.expire(); // twice: nothing more
+    push(":next:{}");
+    assert.deepEqual(events, [...want, "req next {}"], JSON.stringify(input));
+  }
+  // Over the limit already: the oversize error, not a parse error.
+  const big = framer({ maxRequestBytes: 64 });
+  big.push(":r:[" + "1,".repeat(100));
+  big.f.expire();
+  assert.deepEqual(big.events, ["oversize r 201"]);
 });
 
 Deno.test("framing: oversize values are measured to their end and the stream goes on", () => {
@@ -155,11 +190,4 @@ Deno.test("framing: the stop marker delivers what came before, also split across
   both.set(MARKER, s.length);
   t.push(both);
   assert.deepEqual(t.events, ['req a {"x":1}', "stop"]);
-});
-
-Deno.test("framing: a NUL that is not the marker is garbage; names are bounded", () => {
-  const { push, events } = framer();
-  push("\0xyz\n:a:{}");
-  push(":" + "n".repeat(300) + ":{}\n:b:{}");
-  assert.deepEqual(events, ["garbage", "req a {}", "garbage", "req b {}"]);
 });

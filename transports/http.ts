@@ -2,31 +2,36 @@
 // body, on Deno.serve with a hono app so that later routes (/html, /RPC2,
 // /metrics) join the same server.
 //
-// Status codes follow OpenSIPS (MI-PROTOCOL.md §4), each with a complete
-// body: 200 for every JSON-RPC reply (errors included), 202 with
+// Status codes follow OpenSIPS (docs/protocol.md, "HTTP"), each with a
+// complete body: 200 for every JSON-RPC reply (errors included), 202 with
 // Content-Length 0 for notifications, 405 for GET, 406 for other methods,
 // 400 for unknown paths and empty bodies, 415 unless the Content-Type is
 // application/json (this also stops browsers' cross-site form posts), 413
 // over the body limit, 401 without the bearer token when one is configured.
+// Every request the server receives is counted, whichever of these it gets.
 //
 // Speed: hono's middlewares cost a third of the throughput or more
-// (DENO-NOTES §3), so the body limit, the Content-Type check and the bearer
-// check are done here by hand, and `POST /<mi_root>` itself is dispatched
-// before the router. The bearer token is compared in constant time.
+// (docs/architecture.md, "Deno facts relied on"), so the body limit, the
+// Content-Type check and the bearer check are done here by hand, and
+// `POST /<mi_root>` itself is dispatched before the router. The bearer token
+// is compared in constant time.
 
 import { Hono } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import { type Config, parseHostPort } from "../config/schema.ts";
 import type { Endpoint, MaybePromise, Reply } from "../mi/core.ts";
+import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import { errorReply, INTERNAL_ERROR, INVALID_REQUEST } from "../mi/jsonrpc.ts";
-import type { Task } from "../mi/tasks.ts";
 import type { Counter } from "../mi/stats.ts";
-import { type Listener, ListenerError, toPolicy, within } from "./listener.ts";
+import { type Deadline, type EndpointSpec, ListenerBase, type Serving } from "./listener.ts";
 import { errText } from "../sys/log.ts";
 import { configToken } from "../config/token.ts";
 
 export type HttpConfig = Config["http"];
+
+/** Deno.serve's request handler. */
+type ServeHandler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
 const JSON_TYPE = { "content-type": "application/json" };
 const encoder = new TextEncoder();
@@ -34,6 +39,13 @@ const encoder = new TextEncoder();
 function jsonError(status: number, data: string, headers: Record<string, string> = {}): Response {
   const body = errorReply(INVALID_REQUEST, "Invalid Request", data, "null");
   return new Response(body, { status, headers: { ...JSON_TYPE, ...headers } });
+}
+
+function internalError(status: number, data?: string, headers: Record<string, string> = {}) {
+  return new Response(errorReply(INTERNAL_ERROR, "Internal error", data, "null"), {
+    status,
+    headers: { ...JSON_TYPE, ...headers },
+  });
 }
 
 /** Counters of requests refused before they reach the MI core. */
@@ -56,6 +68,12 @@ function isJsonType(ct: string | null): boolean {
   if (ct === "application/json") return true;
   const semi = ct.indexOf(";");
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === "application/json";
+}
+
+/** `127.0.0.1:40312`, `[::1]:40312`: the client's address, for RequestContext.peer. */
+function remoteText(info: Deno.ServeHandlerInfo): string {
+  const a = info.remoteAddr as Deno.NetAddr;
+  return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
 
 /**
@@ -93,28 +111,19 @@ async function readBody(req: Request, limit: number): Promise<string | number> {
   return new TextDecoder().decode(all);
 }
 
-/** Counts a request refused before the core saw it. */
-function refused(ep: Endpoint): void {
-  ep.requests.inc();
-  ep.errors.inc();
-}
-
 function replyResponse(r: Reply): Response {
   if (r === null) return new Response(null, { status: 202, headers: { "content-length": "0" } });
   return new Response(r, { headers: JSON_TYPE });
 }
 
 /** The `POST /<mi_root>` handler: checks, body, core, reply. */
-export function miHandler(
-  ep: Endpoint,
-  counters: HttpCounters,
-): (req: Request) => Response | Promise<Response> {
+export function miHandler(ep: Endpoint, counters: HttpCounters): ServeHandler {
   const limit = ep.maxRequestBytes;
-  return (req) => {
+  return (req, info) => {
     const method = req.method;
     if (method !== "POST") {
       counters.badMethod.inc();
-      refused(ep);
+      ep.report("refused");
       if (method === "GET" || method === "HEAD") {
         return jsonError(
           405,
@@ -127,7 +136,7 @@ export function miHandler(
     const ct = req.headers.get("content-type");
     if (!isJsonType(ct)) {
       counters.badContentType.inc();
-      refused(ep);
+      ep.report("refused");
       const got = ct === null ? "no Content-Type" : `Content-Type '${ct}'`;
       return jsonError(415, `${got}: send Content-Type: application/json`);
     }
@@ -136,11 +145,15 @@ export function miHandler(
         return new Response(ep.oversize(body), { status: 413, headers: JSON_TYPE });
       }
       if (body.length === 0) {
-        refused(ep);
+        ep.report("refused");
         return jsonError(400, "the request body is empty");
       }
-      const r: MaybePromise<Reply> = ep.handle(body);
+      const r: MaybePromise<Reply> = ep.handle(body, info && (() => remoteText(info)));
       return r instanceof Promise ? r.then(replyResponse) : replyResponse(r);
+    }, (e) => {
+      // The client went away while sending its body.
+      ep.report("dropped");
+      return jsonError(400, `the request body could not be read: ${errText(e)}`);
     });
   };
 }
@@ -148,7 +161,9 @@ export function miHandler(
 export interface MiAppOptions {
   /** The MI root without slashes (`mi`). */
   root: string;
-  handler: (req: Request) => Response | Promise<Response>;
+  handler: ServeHandler;
+  /** Called for a request no route takes (answered 400). */
+  unknown?: () => void;
 }
 
 /**
@@ -158,21 +173,19 @@ export interface MiAppOptions {
  */
 export function createMiApp(opts: MiAppOptions): Hono {
   const app = new Hono();
-  const h = (c: { req: { raw: Request } }) => opts.handler(c.req.raw);
+  // The server passes its ServeHandlerInfo as hono's env (see serverHandler).
+  const h = (c: { req: { raw: Request }; env: unknown }) =>
+    opts.handler(c.req.raw, c.env as Deno.ServeHandlerInfo | undefined);
   app.all(`/${opts.root}`, h);
   app.all(`/${opts.root}/*`, h);
-  app.notFound((c) =>
-    new Response(
+  app.notFound((c) => {
+    opts.unknown?.();
+    return new Response(
       `Unable to parse URL ${new URL(c.req.url).pathname}: MI JSON-RPC is at POST /${opts.root}\n`,
       { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } },
-    )
-  );
-  app.onError((e) =>
-    new Response(errorReply(INTERNAL_ERROR, "Internal error", errText(e), "null"), {
-      status: 500,
-      headers: JSON_TYPE,
-    })
-  );
+    );
+  });
+  app.onError((e) => internalError(500, errText(e)));
   return app;
 }
 
@@ -194,14 +207,16 @@ export function bearerCheck(token: string): (req: Request) => boolean {
 export function serverHandler(
   app: Hono,
   root: string,
-  mi: (req: Request) => Response | Promise<Response>,
+  mi: ServeHandler,
   auth: ((req: Request) => boolean) | undefined,
   counters: HttpCounters,
-): (req: Request) => Response | Promise<Response> {
+  ep: Endpoint,
+): ServeHandler {
   const tail = `/${root}`;
-  return (req) => {
+  return (req, info) => {
     if (auth && !auth(req)) {
       counters.authFailures.inc();
+      ep.report("refused");
       return jsonError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", {
         "www-authenticate": 'Bearer realm="sipmi"',
       });
@@ -211,64 +226,46 @@ export function serverHandler(
     const p = url.indexOf("/", url.indexOf("//") + 2);
     if (url.length - p === tail.length && url.endsWith(tail)) {
       try {
-        return mi(req);
+        return mi(req, info);
       } catch (e) {
-        return new Response(errorReply(INTERNAL_ERROR, "Internal error", errText(e), "null"), {
-          status: 500,
-          headers: JSON_TYPE,
-        });
+        return internalError(500, errText(e));
       }
     }
-    return app.fetch(req);
+    return app.fetch(req, info);
   };
 }
 
-export class HttpListener implements Listener {
-  readonly name: string;
-  readonly type: string;
-  readonly optional: boolean;
-  readonly #mi: MiInstance;
+export class HttpListener extends ListenerBase {
   readonly #cfg: HttpConfig;
-  #task: Task | undefined;
   #server: Deno.HttpServer | undefined;
   #stopping = false;
-  #inFlight = 0;
-  #idle: (() => void)[] = [];
+  /** Requests being answered: a stop waits for them before it shuts the server down. */
+  readonly #requests = new InFlight();
 
   constructor(mi: MiInstance, cfg: HttpConfig) {
-    this.#mi = mi;
+    super(mi, `http:${cfg.listen}`, `HTTPD ${cfg.listen}`, cfg.optional);
     this.#cfg = cfg;
-    this.name = `http:${cfg.listen}`;
-    this.type = `HTTPD ${cfg.listen}`;
-    this.optional = cfg.optional;
   }
 
-  start(): Promise<void> {
-    if (this.#task) return Promise.resolve();
+  protected endpointSpec(): EndpointSpec {
+    const cfg = this.#cfg, coreMax = this.mi.core.limits.maxRequestBytes;
+    return {
+      transport: "http",
+      policy: cfg.commands,
+      maxRequestBytes: Math.min(cfg.body_limit, coreMax),
+      limitName: cfg.body_limit <= coreMax ? "http.body_limit" : "mi.max_request_bytes",
+    };
+  }
+
+  protected open(s: Serving): string {
     const cfg = this.#cfg;
     const hp = parseHostPort(cfg.listen);
-    if (!hp) return Promise.reject(new ListenerError(this.name, `bad http.listen '${cfg.listen}'`));
-    let token: string;
-    try {
-      token = configToken(cfg);
-    } catch (e) {
-      return Promise.reject(new ListenerError(this.name, errText(e)));
-    }
-    const task = this.#mi.tasks.add(this.type);
-    const limit = Math.min(cfg.body_limit, this.#mi.core.limits.maxRequestBytes);
-    const ep = this.#mi.core.endpoint({
-      transport: "http",
-      listener: this.name,
-      policy: toPolicy(cfg.commands),
-      log: task.log,
-      limits: { maxRequestBytes: limit },
-      limitName: cfg.body_limit <= this.#mi.core.limits.maxRequestBytes
-        ? "http.body_limit"
-        : "mi.max_request_bytes",
-    });
-    const counters = httpCounters(this.#mi);
+    if (!hp) throw new Error(`bad http.listen '${cfg.listen}'`);
+    const token = configToken(cfg);
+    const ep = s.ep;
+    const counters = httpCounters(this.mi);
     const handler = miHandler(ep, counters);
-    const app = createMiApp({ root: cfg.mi_root, handler });
+    const app = createMiApp({ root: cfg.mi_root, handler, unknown: () => ep.report("refused") });
     const auth = token === "" ? undefined : bearerCheck(token);
     try {
       this.#server = Deno.serve({
@@ -276,75 +273,49 @@ export class HttpListener implements Listener {
         port: hp.port,
         onListen: () => {},
         onError: (e) => {
-          task.log.error(`HTTP request failed: ${errText(e)}`);
-          return new Response(errorReply(INTERNAL_ERROR, "Internal error", undefined, "null"), {
-            status: 500,
-            headers: JSON_TYPE,
-          });
+          s.task.log.error(`HTTP request failed: ${errText(e)}`);
+          return internalError(500);
         },
-      }, this.#counted(serverHandler(app, cfg.mi_root, handler, auth, counters)));
+      }, this.#counted(ep, serverHandler(app, cfg.mi_root, handler, auth, counters, ep)));
     } catch (e) {
-      this.#mi.tasks.remove(task);
-      return Promise.reject(new ListenerError(this.name, `cannot listen: ${errText(e)}`));
+      throw new Error(`cannot listen: ${errText(e)}`);
     }
-    this.#task = task;
-    task.log.info(
-      `listening on http://${cfg.listen}/${cfg.mi_root}${auth ? " (bearer token required)" : ""}`,
-    );
-    return Promise.resolve();
+    this.#stopping = false;
+    return `http://${cfg.listen}/${cfg.mi_root}${auth ? " (bearer token required)" : ""}`;
   }
 
   /** Counts requests being handled, so a stop can wait for them; refuses new ones while stopping. */
-  #counted(
-    inner: (req: Request) => Response | Promise<Response>,
-  ): (req: Request) => Response | Promise<Response> {
-    return (req) => {
+  #counted(ep: Endpoint, inner: ServeHandler): ServeHandler {
+    const requests = this.#requests;
+    return (req, info) => {
       if (this.#stopping) {
-        return new Response(
-          errorReply(INTERNAL_ERROR, "Internal error", "sipmi is shutting down", "null"),
-          { status: 503, headers: { ...JSON_TYPE, connection: "close" } },
-        );
+        ep.report("refused");
+        return internalError(503, "sipmi is shutting down", { connection: "close" });
       }
-      this.#inFlight++;
+      requests.begin();
       let r: Response | Promise<Response>;
       try {
-        r = inner(req);
+        r = inner(req, info);
       } catch (e) {
-        this.#done();
+        requests.end();
         throw e;
       }
-      if (r instanceof Promise) return r.finally(this.#done);
-      this.#done();
+      if (r instanceof Promise) return r.finally(requests.end);
+      requests.end();
       return r;
     };
   }
 
-  readonly #done = (): void => {
-    if (--this.#inFlight === 0 && this.#idle.length > 0) {
-      const waiters = this.#idle;
-      this.#idle = [];
-      for (const w of waiters) w();
-    }
-  };
-
-  #whenIdle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
-  async stop(timeoutMs: number): Promise<void> {
-    if (!this.#task || !this.#server) return;
-    const deadline = Date.now() + timeoutMs;
+  protected async close(d: Deadline, _s: Serving): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
     // Deno's shutdown() cuts off request bodies still arriving, so requests
     // already received are finished first; new ones get 503 meanwhile.
     this.#stopping = true;
-    await within(this.#whenIdle(), timeoutMs);
+    await this.#requests.idle(d.left);
     // Then stop accepting; idle keep-alive connections close.
-    await within(this.#server.shutdown(), deadline - Date.now());
+    await d.wait(server.shutdown());
     this.#stopping = false;
-    this.#mi.tasks.remove(this.#task);
-    this.#task.log.info(`stopped listening on ${this.name}`);
-    this.#task = undefined;
     this.#server = undefined;
   }
 }

@@ -1,6 +1,6 @@
 // Reply FIFOs of the FIFO transport: the client names a FIFO in reply_dir,
 // the server opens it and writes the reply. The name comes from whoever can
-// write the request FIFO, so it is treated as hostile (MI-PROTOCOL.md §4):
+// write the request FIFO, so it is treated as hostile (docs/protocol.md, "FIFO"):
 //
 // - a bare name without '.', '/', '\' or control characters, inside reply_dir;
 // - lstat must show a FIFO (a symlink, a regular file or a device is refused
@@ -11,17 +11,17 @@
 //   then 1, 2, 4 ... up to 20 ms) until reply_timeout_ms. Clients that open
 //   their FIFO after writing the request (python `opensips`) get their reply
 //   in about a millisecond; one that never opens it costs timers only.
-//   (`Deno.open` for writing would block a thread forever: DENO-NOTES §4.)
+//   (`Deno.open` for writing would block a pool thread until the client
+//   opens, forever if it died: docs/architecture.md, "Deno facts relied on".)
 // - the reply is written in pieces of at most PIPE_BUF bytes: each is atomic
 //   on a non-blocking pipe, so EAGAIN (the client reads slowly) never loses
 //   count of what was written, and the writer waits on a timer instead of
 //   blocking the event loop.
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from "node:fs";
+import { errorCode, fileKind, PIPE_BUF } from "./os.ts";
 
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-/** Writes up to this size are atomic on a pipe (POSIX PIPE_BUF on Linux). */
-const PIPE_BUF = 4096;
 const MAX_DELAY_MS = 20;
 
 /** Why a reply name is refused, or undefined when it is acceptable. */
@@ -43,27 +43,16 @@ export interface WaitControl {
   cancelled: boolean;
 }
 
-function code(e: unknown): string {
-  return (e as { code?: string }).code ?? (e instanceof Error ? e.name : "error");
-}
-
 /** lstat: the path must be a FIFO itself (never a symlink to one). */
 function lstatFifo(path: string): { dev: number; ino: number } | string {
   let st;
   try {
     st = lstatSync(path);
   } catch (e) {
-    return code(e) === "ENOENT" ? `${path} does not exist` : `${path}: ${code(e)}`;
+    return errorCode(e) === "ENOENT" ? `${path} does not exist` : `${path}: ${errorCode(e)}`;
   }
   if (st.isFIFO()) return { dev: st.dev, ino: st.ino };
-  const what = st.isSymbolicLink()
-    ? "a symbolic link"
-    : st.isFile()
-    ? "a regular file"
-    : st.isDirectory()
-    ? "a directory"
-    : "not a FIFO";
-  return `${path} is ${what}, not a FIFO`;
+  return `${path} is ${fileKind(st)}, not a FIFO`;
 }
 
 /** One open attempt: the fd, "retry" (no reader yet), or why it is refused. */
@@ -72,7 +61,7 @@ function tryOpen(path: string, want: { dev: number; ino: number }): number | "re
   try {
     fd = openSync(path, OPEN_FLAGS);
   } catch (e) {
-    const c = code(e);
+    const c = errorCode(e);
     if (c === "ENXIO") return "retry";
     if (c === "ELOOP") return `${path} is a symbolic link, not a FIFO`;
     if (c === "ENOENT") return `${path} was removed`;
@@ -90,7 +79,7 @@ function tryOpen(path: string, want: { dev: number; ino: number }): number | "re
     }
   } catch (e) {
     closeSync(fd);
-    return `cannot fstat ${path}: ${code(e)}`;
+    return `cannot fstat ${path}: ${errorCode(e)}`;
   }
   return fd;
 }
@@ -148,8 +137,8 @@ export function writeReply(
       try {
         off += writeSync(fd, bytes, off, end - off);
       } catch (e) {
-        if (code(e) === "EAGAIN") return "again";
-        return `write failed: ${code(e)}`; // EPIPE: the client went away
+        if (errorCode(e) === "EAGAIN") return "again";
+        return `write failed: ${errorCode(e)}`; // EPIPE: the client went away
       }
     }
     return undefined;

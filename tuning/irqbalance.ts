@@ -6,7 +6,8 @@
 // IRQBALANCE_BANNED_CPUS (hex, deprecated since 1.8.0) wins; otherwise a
 // *set* IRQBALANCE_BANNED_CPULIST is used (empty = ban nothing); otherwise
 // the isolated and nohz_full CPUs are banned. Setting either variable stops
-// the automatic ban of isolated/nohz_full CPUs (TUNING-NOTES §2.3).
+// the automatic ban of isolated/nohz_full CPUs (docs/tuning.md, "Kernel facts
+// relied on").
 //
 // A malformed config line is reported with its file and line in `problems`
 // and does not fail the command: the operator still needs to see whether

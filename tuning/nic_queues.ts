@@ -2,7 +2,7 @@
 // name their data-path vectors in a few known ways; everything else
 // (config, misc, async event queues, Intel flow-director) is listed but
 // never treated as a queue. Facts from perftune.py's fast-path filter and
-// the mlnx-tools scripts (TUNING-NOTES §2.4).
+// the mlnx-tools scripts (docs/tuning.md, "Kernel facts relied on").
 
 export type QueueKind = "rx" | "tx" | "rxtx";
 

@@ -68,10 +68,14 @@ def opensips_fifo(job):
         os.mkfifo(path)
         os.chmod(path, 0o666)
         made = True
-    req = job["request"]
+    req = job.get("request", "")
     text = expand(req, job) if isinstance(req, str) else json.dumps(req)
     try:
         fifo_write(job["fifo"], ":" + name + ":" + text)
+        # More of the request, each piece after a pause (a slow or dying writer).
+        for chunk in job.get("chunks", []):
+            time.sleep(job.get("chunk_delay_ms", 50) / 1000)
+            fifo_write(job["fifo"], chunk)
         if job.get("delay_open_ms"):
             time.sleep(job["delay_open_ms"] / 1000)
         if not job.get("open_reply", True):
@@ -109,6 +113,9 @@ def dgram(job):
         if job.get("bind", True):
             tmp = "%s/c%d_%d" % (job.get("bind_dir", "/tmp"), os.getpid(), random.randint(0, 1 << 30))
             s.bind(tmp)
+    if "sndbuf" in job:
+        # The kernel caps it at net.core.wmem_max (and doubles it); report what it set.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, job["sndbuf"])
     try:
         s.settimeout(job.get("timeout", 2))
         s.sendto(payload(job), addr)
