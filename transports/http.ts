@@ -25,6 +25,7 @@ import type { Counter } from "../mi/stats.ts";
 import { type Listener, ListenerError, toPolicy, within } from "./listener.ts";
 import { errText } from "../sys/log.ts";
 import { configToken } from "../config/token.ts";
+import { mountWeb } from "../web/mount.ts";
 
 export type HttpConfig = Config["http"];
 
@@ -176,14 +177,27 @@ export function createMiApp(opts: MiAppOptions): Hono {
   return app;
 }
 
-/** A constant-time check of `Authorization: Bearer <token>`. */
+/**
+ * A constant-time check of `Authorization: Bearer <token>`, or of HTTP Basic
+ * with the token as the password (any user name): a browser cannot send a
+ * bearer token, but it asks for a Basic login (README "The browser page").
+ */
 export function bearerCheck(token: string): (req: Request) => boolean {
   const want = encoder.encode(`Bearer ${token}`);
-  return (req) => {
-    const got = encoder.encode(req.headers.get("authorization") ?? "");
+  const wantPassword = encoder.encode(token);
+  const same = (got: Uint8Array, w: Uint8Array) =>
     // Equal lengths for timingSafeEqual; a wrong length still costs one comparison.
-    if (got.length !== want.length) return timingSafeEqual(want, want) && false;
-    return timingSafeEqual(got, want);
+    got.length === w.length ? timingSafeEqual(got, w) : timingSafeEqual(w, w) && false;
+  return (req) => {
+    const header = req.headers.get("authorization") ?? "";
+    if (!header.startsWith("Basic ")) return same(encoder.encode(header), want);
+    let login: string;
+    try {
+      login = atob(header.slice(6).trim());
+    } catch {
+      return false;
+    }
+    return same(encoder.encode(login.slice(login.indexOf(":") + 1)), wantPassword);
   };
 }
 
@@ -202,8 +216,12 @@ export function serverHandler(
   return (req) => {
     if (auth && !auth(req)) {
       counters.authFailures.inc();
+      // A browser asking for a page is offered a Basic login (the token as password).
+      const browser = req.headers.get("accept")?.includes("text/html") ?? false;
       return jsonError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", {
-        "www-authenticate": 'Bearer realm="sipmi"',
+        "www-authenticate": browser
+          ? 'Basic realm="sipmi", Bearer realm="sipmi"'
+          : 'Bearer realm="sipmi"',
       });
     }
     const url = req.url;
@@ -269,6 +287,27 @@ export class HttpListener implements Listener {
     const counters = httpCounters(this.#mi);
     const handler = miHandler(ep, counters);
     const app = createMiApp({ root: cfg.mi_root, handler });
+    // The HTML page, the host picture, XML-RPC and /metrics: clients of this
+    // endpoint (a GET runs through a read-only copy of it).
+    const readOnlyEp = this.#mi.core.endpoint({
+      ...ep.ctx,
+      policy: { ...ep.policy, readOnly: true },
+      log: task.log,
+      limits: { maxRequestBytes: limit },
+      limitName: ep.limitName,
+    });
+    mountWeb(app, {
+      gateway: {
+        run: (text, o) => (o.readOnly ? readOnlyEp : ep).handle(text),
+        readBody: (req) => readBody(req, limit),
+        oversize: (size) => ep.oversize(size),
+        refused: () => refused(ep),
+      },
+      registry: this.#mi.registry,
+      htmlRoot: cfg.html_root,
+      xmlrpcRoot: cfg.xmlrpc_root,
+      metricsPath: cfg.metrics_path,
+    });
     const auth = token === "" ? undefined : bearerCheck(token);
     try {
       this.#server = Deno.serve({
