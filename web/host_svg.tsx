@@ -9,11 +9,17 @@
 // thread may run gets a red frame: the mismatch to see at a glance.
 //
 // Small hosts get cells with text; large ones small cells whose details are
-// in tooltips (<title>). Size budget: README "The host picture" (measured by
-// `deno task bench micro`).
+// in tooltips (<title>).
 
 import type { FC } from "hono/jsx";
 import type { CpuCell, HostModel, NodeBlock } from "./host_model.ts";
+
+/**
+ * The size budget of the picture on the 1152-CPU capture: 256 KiB (about
+ * 230 bytes per CPU, tooltip included). Checked by tests/web_host_test.ts
+ * and measured by `deno task bench micro` (README "The host picture").
+ */
+export const SVG_BUDGET_1152 = 256 * 1024;
 
 interface Geometry {
   cell: number;

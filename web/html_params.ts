@@ -29,7 +29,8 @@ export function formParams(cmd: Command, fields: URLSearchParams): FormParams {
       return { run: false, bad: `arg is not JSON: ${(e as Error).message}`, sent };
     }
   }
-  const index = Number(fields.get("recipe"));
+  const which = fields.get("recipe");
+  const index = which === null || which === "" ? NaN : Number(which);
   const recipe = Number.isInteger(index) ? cmd.recipes[index] : undefined;
   if (recipe === undefined) return { run: false, sent: {} };
   const values: Record<string, string> = {};

@@ -24,8 +24,8 @@ export type DecodedCall =
 
 /** Deepest nesting of arrays and structs accepted in a value. */
 export const MAX_VALUE_DEPTH = 64;
-/** Deepest element nesting looked at before parsing (the parser recurses). */
-const MAX_ELEMENT_DEPTH = 2 * MAX_VALUE_DEPTH + 8;
+/** Deepest element nesting looked at before parsing (the parser recurses): array/data/value per level. */
+const MAX_ELEMENT_DEPTH = 3 * MAX_VALUE_DEPTH + 8;
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -37,6 +37,7 @@ const parser = new XMLParser({
   htmlEntities: false,
   transformTagName: (name) => name.toLowerCase(),
   isArray: (name) => name === "param" || name === "member" || name === "value",
+  maxNestedTags: MAX_ELEMENT_DEPTH,
 });
 
 const DECLARATIONS = /<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)/i;
@@ -73,7 +74,8 @@ export function decodeMethodCall(xml: string): DecodedCall {
   } catch (e) {
     if (e instanceof NotWellFormed) return { ok: false, code: XML_PARSE_ERROR, why: e.message };
     if (e instanceof Invalid) return { ok: false, code: XML_INVALID, why: e.message };
-    throw e;
+    // The parser's own refusals (it validated already): not well formed.
+    return { ok: false, code: XML_PARSE_ERROR, why: (e as Error).message };
   }
 }
 
