@@ -180,7 +180,7 @@ export function createMiApp(opts: MiAppOptions): Hono {
 /**
  * A constant-time check of `Authorization: Bearer <token>`, or of HTTP Basic
  * with the token as the password (any user name): a browser cannot send a
- * bearer token, but it asks for a Basic login (README "The browser page").
+ * bearer token, but it asks for a Basic login (docs/web.md, "Logging in from a browser").
  */
 export function bearerCheck(token: string): (req: Request) => boolean {
   const want = encoder.encode(`Bearer ${token}`);

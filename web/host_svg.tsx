@@ -17,7 +17,7 @@ import type { CpuCell, HostModel, NodeBlock } from "./host_model.ts";
 /**
  * The size budget of the picture on the 1152-CPU capture: 256 KiB (about
  * 230 bytes per CPU, tooltip included). Checked by tests/web_host_test.ts
- * and measured by `deno task bench micro` (README "The host picture").
+ * and measured by `deno task bench micro` (docs/web.md, "The host picture").
  */
 export const SVG_BUDGET_1152 = 256 * 1024;
 
@@ -29,7 +29,7 @@ interface Geometry {
 }
 
 function geometry(cpus: number): Geometry {
-  if (cpus <= 16) return { cell: 78, gap: 8, text: true, coresPerRow: 8 };
+  if (cpus <= 16) return { cell: 86, gap: 8, text: true, coresPerRow: 8 };
   if (cpus <= 128) return { cell: 34, gap: 4, text: true, coresPerRow: 16 };
   return { cell: 12, gap: 2, text: false, coresPerRow: 36 };
 }

@@ -6,12 +6,14 @@ import type { Child, FC } from "hono/jsx";
 import { raw } from "hono/html";
 import { serverString } from "../mi/core_cmds.ts";
 
-/** The headers of every page: nothing runs, nothing is cached, no framing, no referrer. */
+/** The headers of every page: nothing runs, nothing is cached, no framing, no referrer to other sites. */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null`
+  // on the page's own form posts, which the cross-site check must refuse.
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
 };
 
@@ -44,8 +46,8 @@ button{margin-top:4px}
 .warning{color:#b03a2e;font-weight:600}
 .info{color:#2c5f8a;font-weight:600}
 .cols{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}
-.cols > div{min-width:320px}
-.pic{background:#fff;border:1px solid #d4dae0;padding:6px;overflow:auto;max-width:100%}
+.cols > div{min-width:320px;flex:1 1 360px}
+.cols > div.pic{flex:0 1 auto;background:#fff;border:1px solid #d4dae0;padding:6px;overflow:auto;max-width:100%}
 `;
 
 export interface LayoutProps {

@@ -1,5 +1,5 @@
-// The routes of the HTML interface under `/<html_root>` (MI-PROTOCOL: HTML
-// page; README "The browser page"):
+// The routes of the HTML interface under `/<html_root>` (docs/web.md, "The
+// browser page"):
 //
 //   GET  /html                       the modules
 //   GET  /html/<module>              its commands with their help

@@ -1,5 +1,5 @@
 // MI statistics in the Prometheus text exposition format 0.0.4, written by
-// hand (prom-client breaks `deno compile`; README "Metrics"):
+// hand (prom-client breaks `deno compile`; docs/web.md "Metrics"):
 //
 // - `group:name` becomes `sipmi_<group>_<name>`, snake_case (`udp:InErrors`
 //   is `sipmi_udp_in_errors`), with `_total` for counters, as Prometheus'

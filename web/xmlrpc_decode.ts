@@ -1,5 +1,5 @@
-// An XML-RPC methodCall as an MI call (OpenSIPS mi_xmlrpc_ng, README
-// "XML-RPC"): `<methodName>` is the command; a single `<struct>` param gives
+// An XML-RPC methodCall as an MI call (OpenSIPS mi_xmlrpc_ng,
+// docs/web.md "XML-RPC"): `<methodName>` is the command; a single `<struct>` param gives
 // named params, anything else positional ones. Values: `<string>`, `<int>`,
 // `<i4>`, `<i8>`, `<double>`, `<boolean>`, `<nil/>`, `<array>`, `<struct>`,
 // and an untyped `<value>text</value>` is a string, as the XML-RPC spec says
