@@ -10,7 +10,7 @@ import { SVG_BUDGET_1152 } from "../web/host_svg.tsx";
 import { BIG_NIC, buildBigRoot } from "./tuning_big_root.ts";
 import { vmRoot } from "./tuning_support.ts";
 import { buildSixteenRoot, softnetWithDrops, writeFiles } from "./web_sixteen_root.ts";
-import { get, textOf, webListener } from "./web_support.ts";
+import { get, have, promtool, sample, textOf, webListener } from "./web_support.ts";
 
 function svgOf(page: string): string {
   const m = /<svg[\s\S]*<\/svg>/.exec(page);
@@ -112,7 +112,7 @@ Deno.test("16 CPUs: nodes, SMT, IRQs, SIP threads, isolated, banned, the mismatc
   assert.equal(XMLValidator.validate(alone.text), true);
 });
 
-Deno.test("1152 CPUs: the SVG is well formed, every CPU drawn, under its size budget", async () => {
+Deno.test("1152 CPUs: the SVG is well formed, every CPU drawn, under its size budget; /metrics promtool-clean", async () => {
   await using root = await tempRoot(buildBigRoot);
   await using w = await webListener({ root: root.path, sip: { nic: BIG_NIC } });
   const svg = (await get(`${w.base}/html/host.svg`)).text;
@@ -132,6 +132,17 @@ Deno.test("1152 CPUs: the SVG is well formed, every CPU drawn, under its size bu
   const page = await get(`${w.base}/html/host`);
   assert.equal(page.status, 200);
   assert.match(page.text, /94 queue IRQs may run on every CPU/);
+
+  // The same host's /metrics: thousands of labelled samples, still promtool-clean.
+  const text = (await get(`${w.base}/metrics`)).text;
+  assert.equal(text.match(/^sipmi_softirq_net_rx_total\{cpu="[0-9]+"\} /gm)?.length, 1152);
+  assert.ok(sample(text, 'sipmi_irq_interrupts_total{irq="NMI"}') !== undefined);
+  if (!have("promtool")) {
+    console.log("SKIP promtool check: promtool is not installed (Debian package prometheus)");
+    return;
+  }
+  const check = await promtool(text);
+  assert.equal(check.code, 0, check.out);
 });
 
 /** A stand-in for the tuning transactions' `tune_status` (not in this build). */
