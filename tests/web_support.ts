@@ -99,21 +99,31 @@ export function have(tool: string): boolean {
   }
 }
 
-/** `promtool check metrics` on the text: its exit code and output. */
-export async function promtool(text: string): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
+/** Runs a tool with `input` on its stdin (at most a minute): exit code, stdout, stderr. */
+export async function runWithInput(
+  cmd: string,
+  args: string[],
+  input: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(cmd, {
+    args,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(60000),
   }).spawn();
   const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(text));
+  await w.write(new TextEncoder().encode(input));
   await w.close();
   const r = await child.output();
   const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+/** `promtool check metrics` on the text: its exit code and output. */
+export async function promtool(text: string): Promise<{ code: number; out: string }> {
+  const r = await runWithInput("promtool", ["check", "metrics"], text);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 /** The value of one sample line (`name{labels} value`), or undefined. */

@@ -5,25 +5,14 @@
 
 import assert from "node:assert/strict";
 import type { Json } from "./helpers/python.ts";
-import { get, webListener } from "./web_support.ts";
+import { get, runWithInput, webListener } from "./web_support.ts";
 
 const SCRIPT = new URL("./helpers/xmlrpc_client.py", import.meta.url).pathname;
 
 async function python(job: Record<string, unknown>): Promise<Json> {
-  const child = new Deno.Command("python3", {
-    args: [SCRIPT],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60000),
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(JSON.stringify(job)));
-  await w.close();
-  const r = await child.output();
-  const dec = new TextDecoder();
-  if (!r.success) throw new Error(`xmlrpc_client.py failed: ${dec.decode(r.stderr)}`);
-  return JSON.parse(dec.decode(r.stdout));
+  const r = await runWithInput("python3", [SCRIPT], JSON.stringify(job));
+  if (r.code !== 0) throw new Error(`xmlrpc_client.py failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
 
 const NOT_FOUND = [-32601, "server error. requested method not found"];
