@@ -10,7 +10,6 @@
 // one. Two mismatches are flagged per CPU: an IRQ fires where no SIP thread
 // runs, and drops rose since the last view.
 
-import { parseCpuList } from "../tuning/cpuset.ts";
 import type { CpuCounters, ShowNic, TuneShowResult } from "./host_data.ts";
 
 export interface CpuCell {
@@ -76,9 +75,20 @@ export function sampleOf(counters: readonly CpuCounters[], at: number): Sample {
   };
 }
 
-function list(text: string | null | undefined): Set<number> {
-  if (text === null || text === undefined || text.trim() === "") return new Set();
-  return new Set(parseCpuList(text).toArray());
+/**
+ * The CPUs of a cpulist as MI results write them (`0-3,8`: numbers and
+ * ranges; tune_show prints every CPU set so). Anything else reads as no CPU:
+ * the picture draws what it can read.
+ */
+export function cpusOf(text: string | null | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const item of (text ?? "").split(",")) {
+    const m = /^\s*([0-9]+)(?:-([0-9]+))?\s*$/.exec(item);
+    if (m === null) continue;
+    const last = Math.min(Number(m[2] ?? m[1]), Number(m[1]) + 65535);
+    for (let c = Number(m[1]); c <= last; c++) out.add(c);
+  }
+  return out;
 }
 
 function rate(now: number | null, before: number | null | undefined, secs: number): number | null {
@@ -93,9 +103,9 @@ export function buildModel(
   previous: Sample | null,
   now: Sample,
 ): HostModel {
-  const online = list(show.cpus.online);
-  const isolated = new Set([...list(show.cpus.isolated), ...list(show.cpus.nohz_full)]);
-  const banned = list(show.irqbalance.banned_cpus);
+  const online = cpusOf(show.cpus.online);
+  const isolated = new Set([...cpusOf(show.cpus.isolated), ...cpusOf(show.cpus.nohz_full)]);
+  const banned = cpusOf(show.irqbalance.banned_cpus);
   const nic: ShowNic | null = "error" in show.nic ? null : show.nic;
 
   const irqsAt = new Map<number, string[]>(), allowedAt = new Map<number, string[]>();
@@ -106,8 +116,8 @@ export function buildModel(
   };
   let requestedEverywhere = 0;
   for (const q of nic?.queue_irqs ?? []) {
-    const eff = list(q.effective_affinity_list ?? q.smp_affinity_list);
-    const req = list(q.smp_affinity_list);
+    const eff = cpusOf(q.effective_affinity_list ?? q.smp_affinity_list);
+    const req = cpusOf(q.smp_affinity_list);
     for (const c of eff) push(irqsAt, c, q.irq);
     const everywhere = req.size >= online.size && [...online].every((c) => req.has(c));
     if (everywhere) requestedEverywhere++;
@@ -118,7 +128,7 @@ export function buildModel(
   let sipThreads = 0;
   for (const p of show.sip.affinity?.processes ?? []) {
     for (const [mask, n] of Object.entries(p.thread_cpus)) {
-      const cpus = list(mask);
+      const cpus = cpusOf(mask);
       sipThreads += n;
       const pinned = [...online].some((c) => !cpus.has(c));
       for (const c of cpus) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { TuneShowResult } from "./host_data.ts";
-import { buildModel, sampleOf } from "./host_model.ts";
+import { buildModel, cpusOf, sampleOf } from "./host_model.ts";
 
 function show(over: Partial<TuneShowResult> = {}): TuneShowResult {
   return {
@@ -107,4 +107,11 @@ Deno.test("no NIC: the section's error is kept, no IRQ is drawn", () => {
   assert.equal(m.nic, null);
   assert.equal(m.nicError, "no network interface 'x'");
   assert.ok(m.cells.every((x) => x.irqs.length === 0));
+});
+
+Deno.test("cpusOf: the cpulists MI results write; anything else is no CPU", () => {
+  assert.deepEqual([...cpusOf("0-3,8,10-11")], [0, 1, 2, 3, 8, 10, 11]);
+  assert.deepEqual([...cpusOf("")], []);
+  assert.deepEqual([...cpusOf(null)], []);
+  assert.deepEqual([...cpusOf("5, x, 7")], [5, 7]);
 });

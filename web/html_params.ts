@@ -4,7 +4,7 @@
 // `sipmi mi` reads a word (numbers stay numbers, `[...]`, `{...}` and
 // `"..."` are JSON, anything else a string).
 
-import { wordValue } from "../cli/mi_args.ts";
+import { wordValue } from "../mi/words.ts";
 import { Params, type Recipe } from "../mi/params.ts";
 import type { Command } from "../mi/registry.ts";
 import type { Sent } from "./html_pages.tsx";
