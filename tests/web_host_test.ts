@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { XMLValidator } from "fast-xml-parser";
 import type { MiModule } from "../mi/registry.ts";
+import { runCall } from "../mi/script.ts";
 import { SVG_BUDGET_1152 } from "../web/host_svg.tsx";
 import { BIG_NIC, buildBigRoot } from "./tuning_big_root.ts";
 import { vmRoot } from "./tuning_support.ts";
@@ -83,8 +84,8 @@ Deno.test("16 CPUs: nodes, SMT, IRQs, SIP threads, isolated, banned, the mismatc
     page.text,
     /<td>3000<\/td><td>opensips<\/td><td>6<\/td><td>2 \(1\), 3 \(1\), 4 \(1\), 5 \(1\), 0-1 \(2\)<\/td>/,
   );
-  // No tuning transactions in this daemon: no plan or drift section.
-  assert.doesNotMatch(page.text, /Last verification/);
+  // The plan and drift section is there exactly when the daemon has tune_status.
+  assert.equal(/Last verification/.test(page.text), w.mi.registry.get("tune_status") !== undefined);
 
   // CPU 9 drops packets: the next view (half a second on at least) shows it rising.
   await writeFiles(root.path, { "/proc/net/softnet_stat": softnetWithDrops({ 8: 17, 9: 40 }) });
@@ -145,7 +146,7 @@ Deno.test("1152 CPUs: the SVG is well formed, every CPU drawn, under its size bu
   assert.equal(check.code, 0, check.out);
 });
 
-/** A stand-in for the tuning transactions' `tune_status` (not in this build). */
+/** A stand-in for `tune_status` where the build has no tuning transactions. */
 const transactions: MiModule = {
   name: "transactions",
   commands: [{
@@ -155,19 +156,19 @@ const transactions: MiModule = {
     handler: () => ({
       applied: null,
       last_plan: {
-        what: "profile /etc/sipmi/host.jsonc",
+        what: "profile inline",
         changes: [{
           step: "irqs",
           item: "nics[0] eth0",
           target: "IRQ 38 (virtio2-input.0)",
           old: "0-1",
           new: "1",
-          reason: "queue 0 of eth0 on sip_cpus",
+          reason: "eth0 queue 0 rx: spread over 1",
         }],
         errors: [],
       },
       last_verify: {
-        profile: "/etc/sipmi/host.jsonc",
+        profile: "inline",
         checked_at: "2026-11-28T16:00:00.000Z",
         in_sync: false,
         drift: [{
@@ -175,31 +176,36 @@ const transactions: MiModule = {
           target: "IRQ 38 (virtio2-input.0)",
           have: "0-1",
           want: "1",
-          cause: "irqbalance (pid 777) runs and does not ban IRQ 38: it moves it <b>",
+          cause: "changed outside sipmi <b>",
         }],
       },
     }),
   }],
 };
 
-Deno.test("with tune_status in the daemon, the last plan and drift are shown", async () => {
+Deno.test("the last plan and drift (tune_status) are shown", async () => {
   await using root = await vmRoot();
-  await using w = await webListener({
-    root: root.path,
-    sip: { nic: "eth0" },
-    modules: [transactions],
-  });
+  await using w = await webListener({ root: root.path, sip: { nic: "eth0" } });
+  if (w.mi.registry.get("tune_plan") === undefined) {
+    // No tuning transactions in this build: a stand-in answers tune_status.
+    w.mi.registry.register(transactions);
+  } else {
+    // A plan and a verification of a profile the VM root does not meet.
+    const ep = w.mi.core.endpoint({ transport: "test" });
+    const profile = { sip_cpus: "1", nics: [{ name: "eth0", irqs: "spread" }] };
+    for (const method of ["tune_plan", "tune_verify"]) {
+      assert.match(await runCall(ep, { method, params: { profile } }), /"result"/);
+    }
+  }
   const page = await get(`${w.base}/html/host`);
+  assert.match(page.text, /inline checked [0-9T:.-]+Z: [12] item\(s\) drifted/);
   assert.match(
     page.text,
-    /\/etc\/sipmi\/host.jsonc checked 2026-11-28T16:00:00.000Z: 1 item\(s\) drifted/,
+    /<td>IRQ 38 \(virtio2-input.0\)<\/td><td>0-1<\/td><td>1<\/td><td>changed outside sipmi( &lt;b&gt;)?<\/td>/,
   );
-  assert.match(
-    page.text,
-    /<td>IRQ 38 \(virtio2-input.0\)<\/td><td>0-1<\/td><td>1<\/td><td>irqbalance \(pid 777\) runs and does not ban IRQ 38: it moves it &lt;b&gt;<\/td>/,
-  );
-  assert.match(page.text, /profile \/etc\/sipmi\/host.jsonc: 1 change\(s\)/);
-  assert.match(page.text, /<td>queue 0 of eth0 on sip_cpus<\/td>/);
+  assert.match(page.text, /profile inline: [12] change\(s\)/);
+  assert.match(page.text, /<td>eth0 queue 0 rx: spread over 1<\/td>/);
+  assert.doesNotMatch(page.text, /<b>/);
 });
 
 Deno.test("a part whose command fails shows the MI error; the picture alone says so with a status", async () => {
