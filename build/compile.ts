@@ -25,6 +25,9 @@ export function compileArgs(out: string): string[] {
     "compile",
     ...RUNTIME_FLAGS,
     ...INCLUDES.flatMap((f) => ["--include", f]),
+    // Only the npm packages main.ts reaches: the lockfile also holds test
+    // tools (playwright-core, 13 MB) that the binary must not carry.
+    "--exclude-unused-npm",
     "-o",
     out,
     ENTRY,

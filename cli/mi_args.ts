@@ -7,6 +7,7 @@
 //   `get_statistics core: mi:` works as it does with opensips-cli.
 
 import type { MiParams } from "../mi/jsonrpc.ts";
+import { wordValue } from "../mi/words.ts";
 
 /** Commands whose trailing words form one array param (opensips-cli's list, core subset). */
 const ARRAY_PARAM_COMMANDS: Readonly<Record<string, number>> = {
@@ -16,25 +17,6 @@ const ARRAY_PARAM_COMMANDS: Readonly<Record<string, number>> = {
 };
 
 const NAMED = /^[a-zA-Z._-]+=/;
-const NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
-
-/** One word as a JSON value. */
-export function wordValue(word: string): unknown {
-  if (NUMBER.test(word)) {
-    const n = Number(word);
-    if (Number.isSafeInteger(n) || !Number.isInteger(n)) return n;
-  }
-  const c = word[0];
-  if (c === "[" || c === "{" || c === '"') {
-    try {
-      return JSON.parse(word);
-    } catch {
-      // Not JSON after all: send the word as it is.
-    }
-  }
-  return word;
-}
-
 /** The params of `sipmi mi COMMAND WORDS...`; undefined for none. */
 export function wordsToParams(command: string, words: readonly string[]): MiParams | undefined {
   if (words.length === 0) return undefined;

@@ -100,6 +100,33 @@ function crossChecks(c: Config, tree: Node): ConfigProblem[] {
       message: `is not a loopback address, so http.auth.token or http.auth.token_file is required`,
     });
   }
+  out.push(...webPathClashes(c, tree));
+  return out;
+}
+
+/** The HTTP listener's roots must not overlap: each route would hide another. */
+function webPathClashes(c: Config, tree: Node): ConfigProblem[] {
+  const h = c.http;
+  const routes: [string, string][] = [
+    ["mi_root", `/${h.mi_root}`],
+    ["html_root", `/${h.html_root}`],
+    ["xmlrpc_root", `/${h.xmlrpc_root}`],
+    ["metrics_path", h.metrics_path],
+  ];
+  const out: ConfigProblem[] = [];
+  for (let i = 1; i < routes.length; i++) {
+    const [key, path] = routes[i];
+    for (const [other, prefix] of routes.slice(0, i)) {
+      if (path === prefix || path.startsWith(`${prefix}/`) || prefix.startsWith(`${path}/`)) {
+        out.push({
+          key: `http.${key}`,
+          offset: findOffset(tree, ["http", key]),
+          message: `'${path}' overlaps http.${other} '${prefix}': each needs its own path`,
+        });
+        break;
+      }
+    }
+  }
   return out;
 }
 

@@ -142,3 +142,18 @@ Deno.test("the README's example config is valid", async () => {
     commands: { allow: [], deny: [], read_only: true },
   });
 });
+
+Deno.test("the HTTP roots may not overlap: each would hide the other", () => {
+  assert.throws(
+    () => parseConfig('{"http": {"html_root": "mi"}}', "/etc/sipmi/sipmi.jsonc"),
+    /\/etc\/sipmi\/sipmi.jsonc:1:24: 'http.html_root' '\/mi' overlaps http.mi_root '\/mi': each needs its own path/,
+  );
+  assert.throws(
+    () => parseConfig('{"http": {"metrics_path": "/html/metrics"}}'),
+    /'http.metrics_path' '\/html\/metrics' overlaps http.html_root '\/html'/,
+  );
+  assert.equal(
+    parseConfig('{"http": {"metrics_path": "/mimetrics"}}').http.metrics_path,
+    "/mimetrics",
+  );
+});

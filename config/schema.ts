@@ -1,10 +1,9 @@
 // Every configuration key of sipmi with its embedded default: `sipmi serve`
 // runs the full daemon without a file. Defaults never collide with a SIP
 // router on the same host and listen on loopback only (docs/architecture.md,
-// "Defaults"). Keys that a later release will read are accepted already and
-// marked `notYetUsed`, so `sipmi config print` can say so.
+// "Defaults").
 
-import { bool, custom, type Infer, int, list, notYetUsed, obj, str } from "./spec.ts";
+import { bool, custom, type Infer, int, list, obj, str } from "./spec.ts";
 
 const MODE = /^0?[0-7]{3}$/;
 const checkMode = (v: string) =>
@@ -194,9 +193,9 @@ export const configSpec = obj({
       (v) => parseHostPort(v) ? undefined : `must be "HOST:PORT", not "${v}"`,
     ),
     mi_root: str("mi", checkRoot),
-    html_root: notYetUsed(str("html", checkRoot), "the HTML page"),
-    xmlrpc_root: notYetUsed(str("RPC2", checkRoot), "XML-RPC"),
-    metrics_path: notYetUsed(str("/metrics", checkPath), "the Prometheus endpoint"),
+    html_root: str("html", checkRoot),
+    xmlrpc_root: str("RPC2", checkRoot),
+    metrics_path: str("/metrics", checkPath),
     body_limit: int(1024 * 1024, 256, 64 * 1024 * 1024),
     auth: obj({
       /** Bearer token; required when `listen` is not a loopback address. */

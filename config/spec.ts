@@ -5,39 +5,34 @@
 
 import type { Node } from "jsonc-parser";
 
-interface SpecBase {
-  /** What will read this key, when nothing reads it yet (see notYetUsed). */
-  notYetUsed?: string;
-}
-
-export interface IntSpec extends SpecBase {
+export interface IntSpec {
   kind: "int";
   def: number;
   min: number;
   max: number;
 }
-export interface StrSpec extends SpecBase {
+export interface StrSpec {
   kind: "str";
   def: string;
   /** Returns a problem description, or undefined when the value is fine. */
   check?: (v: string) => string | undefined;
   hint?: string;
 }
-export interface BoolSpec extends SpecBase {
+export interface BoolSpec {
   kind: "bool";
   def: boolean;
 }
-export interface ListSpec<I extends Spec = Spec> extends SpecBase {
+export interface ListSpec<I extends Spec = Spec> {
   kind: "list";
   def: Infer<I>[];
   item: I;
 }
-export interface ObjSpec<F extends Record<string, Spec> = Record<string, Spec>> extends SpecBase {
+export interface ObjSpec<F extends Record<string, Spec> = Record<string, Spec>> {
   kind: "obj";
   fields: F;
 }
 /** A value validated by hand (e.g. "a string or an object"). */
-export interface CustomSpec<T = unknown> extends SpecBase {
+export interface CustomSpec<T = unknown> {
   kind: "custom";
   def: T;
   hint: string;
@@ -46,15 +41,6 @@ export interface CustomSpec<T = unknown> extends SpecBase {
 }
 
 export type Spec = IntSpec | StrSpec | BoolSpec | ListSpec | ObjSpec | CustomSpec;
-
-/**
- * Marks a key accepted and validated already but read by nothing yet;
- * `reader` names what will read it, and `sipmi config print` says so. A key
- * stays in the schema only with this mark until its reader exists.
- */
-export function notYetUsed<S extends Spec>(spec: S, reader: string): S {
-  return { ...spec, notYetUsed: reader };
-}
 
 export type Infer<S> = S extends IntSpec ? number
   : S extends StrSpec ? string

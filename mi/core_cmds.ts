@@ -4,7 +4,7 @@
 import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";
 import type { MiModule, Registry } from "./registry.ts";
-import type { StatsRegistry } from "./stats.ts";
+import type { StatKind, StatsRegistry } from "./stats.ts";
 import type { Tasks } from "./tasks.ts";
 import { MAX_LEVEL, MIN_LEVEL } from "../sys/log.ts";
 import { NAME, REVISION, VERSION } from "./version.ts";
@@ -34,6 +34,14 @@ export function serverString(): string {
   return `${NAME} (${VERSION} (${Deno.build.arch}/${Deno.build.os}))`;
 }
 
+/** One statistic in get_statistics_detail. */
+export interface StatDetail {
+  value: number;
+  kind: StatKind;
+  family?: string;
+  labels?: Record<string, string>;
+}
+
 const STATS_NOT_FOUND = () => new MiError(NOT_FOUND, "Statistics Not Found");
 const UNKNOWN_COMMAND = () => new MiError(NOT_FOUND, "unknown MI command");
 
@@ -50,6 +58,27 @@ export function statisticsModule(env: CoreEnv): MiModule {
           const out: Record<string, number> = {};
           for (const item of p.strArray("statistics")) {
             for (const s of await stats.lookup(item)) out[`${s.group}:${s.name}`] = s.value;
+          }
+          return out;
+        },
+      },
+      {
+        // Not in OpenSIPS: what /metrics needs beyond get_statistics, from the same read.
+        name: "get_statistics_detail",
+        help:
+          "prints statistics as get_statistics does, each with its kind (counter or gauge) and, for a per-CPU (per-IRQ, per-port, per-NIC) value, its family and labels",
+        recipes: [["statistics"]],
+        handler: async (p) => {
+          const out: Record<string, StatDetail> = {};
+          for (const item of p.strArray("statistics")) {
+            for (const s of await stats.lookup(item)) {
+              const d: StatDetail = { value: s.value, kind: s.kind };
+              if (s.member) {
+                d.family = s.member.family;
+                d.labels = s.member.labels;
+              }
+              out[`${s.group}:${s.name}`] = d;
+            }
           }
           return out;
         },

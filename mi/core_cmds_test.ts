@@ -23,7 +23,8 @@ Deno.test("which: every command name, in registration order", async () => {
   const m = testMi();
   assert.equal(
     await m.send(call("which")),
-    '{"jsonrpc":"2.0","result":["get_statistics","list_statistics","reset_statistics","reset_all_statistics",' +
+    '{"jsonrpc":"2.0","result":["get_statistics","get_statistics_detail","list_statistics","reset_statistics",' +
+      '"reset_all_statistics",' +
       '"uptime","version","pwd","arg","which","help","ps","log_level"],"id":1}',
   );
 });
@@ -282,4 +283,27 @@ Deno.test("policy: allow and deny lists, with prefix patterns", async () => {
   );
   const stats = await testMi().stats.lookup("mi:refused_requests");
   assert.equal(stats.length, 1);
+});
+
+Deno.test("get_statistics_detail: the same selection with kinds and family labels", async () => {
+  const m = testMi();
+  m.stats.counter("sip", "rcv_requests").inc(5);
+  m.stats.gauge("sip", "active").set(2);
+  m.stats.collector("host", () => [
+    ["dropped", 7],
+    ["cpu0_dropped", 7, { family: "dropped", labels: { cpu: "0" } }],
+  ], { kind: "counter" });
+  assert.deepEqual(
+    await result(m, "get_statistics_detail", [["sip:", "host:cpu0_dropped", "nope"]]),
+    {
+      "sip:rcv_requests": { value: 5, kind: "counter" },
+      "sip:active": { value: 2, kind: "gauge" },
+      "host:cpu0_dropped": { value: 7, kind: "counter", family: "dropped", labels: { cpu: "0" } },
+    },
+  );
+  // get_statistics itself is unchanged: names and values only.
+  assert.deepEqual(await result(m, "get_statistics", [["host:"]]), {
+    "host:dropped": 7,
+    "host:cpu0_dropped": 7,
+  });
 });

@@ -1,19 +1,29 @@
-// The statistics registry: `group:name` values that MI commands (and later
-// /metrics) read. Three kinds, as in OpenSIPS: counters (incremental,
+// The statistics registry: `group:name` values that MI commands and
+// /metrics read. Three kinds, as in OpenSIPS: counters (incremental,
 // resettable unless told otherwise), gauges (set, never reset) and computed
 // values. Whole groups can also be computed on demand (host counters whose
 // names depend on the machine, e.g. one per CPU).
+//
+// A computed group may say that some of its values are members of one
+// family told apart by labels: `softnet:cpu3_dropped` is the member
+// cpu="3" of the family `dropped`. MI names stay as they are; /metrics
+// writes such a family as one metric with a label per member.
+
+/** Counter: only goes up (until a reset or a reboot); gauge: goes up and down. */
+export type StatKind = "counter" | "gauge";
 
 export interface Stat {
   readonly group: string;
   readonly name: string;
   /** OpenSIPS's "incremental": a resettable counter. */
   readonly incremental: boolean;
+  readonly kind: StatKind;
   value(): number;
   reset(): void;
 }
 
 export class Counter implements Stat {
+  readonly kind = "counter";
   readonly group: string;
   readonly name: string;
   readonly incremental: boolean;
@@ -36,6 +46,7 @@ export class Counter implements Stat {
 
 export class Gauge implements Stat {
   readonly incremental = false;
+  readonly kind = "gauge";
   readonly group: string;
   readonly name: string;
   v = 0;
@@ -54,6 +65,7 @@ export class Gauge implements Stat {
 
 class Computed implements Stat {
   readonly incremental = false;
+  readonly kind = "gauge";
   readonly group: string;
   readonly name: string;
   readonly #fn: () => number;
@@ -68,14 +80,30 @@ class Computed implements Stat {
   reset(): void {}
 }
 
+/** Membership of a labelled family: `cpu3_dropped` is `{family:"dropped", labels:{cpu:"3"}}`. */
+export interface FamilyMember {
+  family: string;
+  labels: Record<string, string>;
+}
+
+/** One value of a computed group: its name, its value and, for a family member, which. */
+export type Collected = [name: string, value: number] | [
+  name: string,
+  value: number,
+  member: FamilyMember,
+];
+
 /** Values of a computed group, collected when the group is read. */
-export type GroupCollector = () => Promise<Iterable<[string, number]>> | Iterable<[string, number]>;
+export type GroupCollector = () => Promise<Iterable<Collected>> | Iterable<Collected>;
 
 export interface StatValue {
   group: string;
   name: string;
   value: number;
   incremental: boolean;
+  kind: StatKind;
+  /** Set for a member of a labelled family (computed groups only). */
+  member?: FamilyMember;
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -83,7 +111,10 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 export class StatsRegistry {
   // group (lower case) -> name -> stat, both in registration order.
   readonly #groups = new Map<string, { name: string; stats: Map<string, Stat> }>();
-  readonly #collectors = new Map<string, { name: string; collect: GroupCollector }>();
+  readonly #collectors = new Map<
+    string,
+    { name: string; collect: GroupCollector; kind: StatKind }
+  >();
 
   counter(group: string, name: string, opts: { resettable?: boolean } = {}): Counter {
     return this.#add(group, name, () => new Counter(group, name, opts.resettable ?? true), Counter);
@@ -97,14 +128,17 @@ export class StatsRegistry {
     this.#add(group, name, () => new Computed(group, name, fn), Computed);
   }
 
-  /** A group whose members are computed when read (non-incremental). */
-  collector(group: string, collect: GroupCollector): void {
+  /**
+   * A group whose members are computed when read (non-incremental). `kind`
+   * says what they are: host counters since boot are counters.
+   */
+  collector(group: string, collect: GroupCollector, opts: { kind?: StatKind } = {}): void {
     checkName(group);
     const key = group.toLowerCase();
     if (this.#groups.has(key) || this.#collectors.has(key)) {
       throw new Error(`statistics group '${group}' exists`);
     }
-    this.#collectors.set(key, { name: group, collect });
+    this.#collectors.set(key, { name: group, collect, kind: opts.kind ?? "gauge" });
   }
 
   #add<T extends Stat>(
@@ -148,8 +182,10 @@ export class StatsRegistry {
     const c = this.#collectors.get(key);
     if (!c) return [];
     const out: StatValue[] = [];
-    for (const [name, value] of await c.collect()) {
-      out.push({ group: c.name, name, value, incremental: false });
+    for (const [name, value, member] of await c.collect()) {
+      const v: StatValue = { group: c.name, name, value, incremental: false, kind: c.kind };
+      if (member !== undefined) v.member = member;
+      out.push(v);
     }
     return out;
   }
@@ -223,7 +259,7 @@ export class StatsRegistry {
 }
 
 function valueOf(group: string, s: Stat): StatValue {
-  return { group, name: s.name, value: s.value(), incremental: s.incremental };
+  return { group, name: s.name, value: s.value(), incremental: s.incremental, kind: s.kind };
 }
 
 function checkName(n: string): void {

@@ -14,6 +14,7 @@ import { configToken } from "../config/token.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import { DatagramListener } from "../transports/datagram.ts";
 import { FifoListener } from "../transports/fifo.ts";
+import { webFaces } from "../web/mount.ts";
 import { HttpListener } from "../transports/http.ts";
 import type { Listener } from "../transports/listener.ts";
 import { errText } from "../sys/log.ts";
@@ -82,7 +83,7 @@ export function plannedListeners(mi: MiInstance, config: Config): PlannedListene
   }
   if (config.http.enabled) {
     out.push({
-      listener: new HttpListener(mi, config.http),
+      listener: new HttpListener(mi, config.http, webFaces(mi.registry, config.http)),
       settings: JSON.stringify({ http: config.http, token: tokenDigest(config.http), mi: ms }),
     });
   }

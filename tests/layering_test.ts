@@ -19,9 +19,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   sys: [],
   config: ["sys"],
   mi: ["config", "sys"],
+  // The web faces are clients of the MI core; the daemon mounts them on the HTTP listener.
+  web: ["mi", "config", "sys"],
 };
 /** Pairs that must never import each other, in either direction. */
-const APART: [string, string][] = [["transports", "tuning"]];
+const APART: [string, string][] = [["transports", "tuning"], ["transports", "web"]];
 /** Where FFI and direct /proc, /sys reads may live. */
 const HOST_ACCESS = "sys";
 

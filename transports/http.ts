@@ -24,9 +24,16 @@ import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import { errorReply, INTERNAL_ERROR, INVALID_REQUEST } from "../mi/jsonrpc.ts";
 import type { Counter } from "../mi/stats.ts";
-import { type Deadline, type EndpointSpec, ListenerBase, type Serving } from "./listener.ts";
+import {
+  type Deadline,
+  type EndpointSpec,
+  ListenerBase,
+  type Serving,
+  toPolicy,
+} from "./listener.ts";
 import { errText } from "../sys/log.ts";
 import { configToken } from "../config/token.ts";
+import type { MiGateway } from "../mi/gateway.ts";
 
 export type HttpConfig = Config["http"];
 
@@ -189,14 +196,27 @@ export function createMiApp(opts: MiAppOptions): Hono {
   return app;
 }
 
-/** A constant-time check of `Authorization: Bearer <token>`. */
+/**
+ * A constant-time check of `Authorization: Bearer <token>`, or of HTTP Basic
+ * with the token as the password (any user name): a browser cannot send a
+ * bearer token, but it asks for a Basic login (docs/web.md, "Logging in from a browser").
+ */
 export function bearerCheck(token: string): (req: Request) => boolean {
   const want = encoder.encode(`Bearer ${token}`);
-  return (req) => {
-    const got = encoder.encode(req.headers.get("authorization") ?? "");
+  const wantPassword = encoder.encode(token);
+  const same = (got: Uint8Array, w: Uint8Array) =>
     // Equal lengths for timingSafeEqual; a wrong length still costs one comparison.
-    if (got.length !== want.length) return timingSafeEqual(want, want) && false;
-    return timingSafeEqual(got, want);
+    got.length === w.length ? timingSafeEqual(got, w) : timingSafeEqual(w, w) && false;
+  return (req) => {
+    const header = req.headers.get("authorization") ?? "";
+    if (!header.startsWith("Basic ")) return same(encoder.encode(header), want);
+    let login: string;
+    try {
+      login = atob(header.slice(6).trim());
+    } catch {
+      return false;
+    }
+    return same(encoder.encode(login.slice(login.indexOf(":") + 1)), wantPassword);
   };
 }
 
@@ -217,8 +237,12 @@ export function serverHandler(
     if (auth && !auth(req)) {
       counters.authFailures.inc();
       ep.report("refused");
+      // A browser asking for a page is offered a Basic login (the token as password).
+      const browser = req.headers.get("accept")?.includes("text/html") ?? false;
       return jsonError(401, "missing or wrong bearer token: send Authorization: Bearer <token>", {
-        "www-authenticate": 'Bearer realm="sipmi"',
+        "www-authenticate": browser
+          ? 'Basic realm="sipmi", Bearer realm="sipmi"'
+          : 'Bearer realm="sipmi"',
       });
     }
     const url = req.url;
@@ -235,6 +259,9 @@ export function serverHandler(
   };
 }
 
+/** Mounts routes that are clients of the listener's endpoint on its hono app. */
+export type HttpFaces = (app: Hono, gateway: MiGateway) => void;
+
 export class HttpListener extends ListenerBase {
   readonly #cfg: HttpConfig;
   #server: Deno.HttpServer | undefined;
@@ -242,9 +269,13 @@ export class HttpListener extends ListenerBase {
   /** Requests being answered: a stop waits for them before it shuts the server down. */
   readonly #requests = new InFlight();
 
-  constructor(mi: MiInstance, cfg: HttpConfig) {
+  /** The routes beyond /mi (the daemon passes web/'s faces); each gets a gateway to the endpoint. */
+  readonly #faces: HttpFaces | undefined;
+
+  constructor(mi: MiInstance, cfg: HttpConfig, faces?: HttpFaces) {
     super(mi, `http:${cfg.listen}`, `HTTPD ${cfg.listen}`, cfg.optional);
     this.#cfg = cfg;
+    this.#faces = faces;
   }
 
   protected endpointSpec(): EndpointSpec {
@@ -266,6 +297,26 @@ export class HttpListener extends ListenerBase {
     const counters = httpCounters(this.mi);
     const handler = miHandler(ep, counters);
     const app = createMiApp({ root: cfg.mi_root, handler, unknown: () => ep.report("refused") });
+    // The HTML page, the host picture, XML-RPC and /metrics: clients of this
+    // endpoint (a GET runs through a read-only copy of it, counted as http too).
+    const spec = this.endpointSpec();
+    const readOnlyEp = this.mi.core.endpoint({
+      ...ep.ctx,
+      policy: { ...toPolicy(spec.policy), readOnly: true },
+      log: s.task.log,
+      limits: { maxRequestBytes: ep.maxRequestBytes },
+      limitName: spec.limitName,
+    });
+    this.#faces?.(app, {
+      run: (text, o) =>
+        (o.readOnly ? readOnlyEp : ep).handle(
+          text,
+          o.conn ? () => remoteText(o.conn as Deno.ServeHandlerInfo) : undefined,
+        ),
+      readBody: (req) => readBody(req, ep.maxRequestBytes),
+      oversize: (size) => ep.oversize(size),
+      refused: () => ep.report("refused"),
+    });
     const auth = token === "" ? undefined : bearerCheck(token);
     try {
       this.#server = Deno.serve({

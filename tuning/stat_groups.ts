@@ -4,10 +4,15 @@
 //
 // A collector that cannot read its file logs why and yields nothing: one
 // unreadable host file must not break `get_statistics all`.
+//
+// Every value is a counter since boot. Per-CPU, per-IRQ, per-port and
+// per-NIC values say which labelled family they belong to, so /metrics
+// writes `sipmi_softnet_dropped_total{cpu="3"}` rather than one metric name
+// per CPU; their MI names do not change.
 
 import type { HostFs } from "../sys/hostfs.ts";
 import { errText } from "../sys/log.ts";
-import type { StatsRegistry } from "../mi/stats.ts";
+import type { Collected, StatsRegistry } from "../mi/stats.ts";
 import { readInterrupts } from "./irq.ts";
 import { nicNetDir, readNicCounters } from "./nic.ts";
 import { readSockets, readSoftirqs, readSoftnet, readUdp4, readUdp6 } from "./stats.ts";
@@ -25,7 +30,7 @@ export interface StatGroupOptions {
 }
 
 export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatGroupOptions): void {
-  const guarded = (group: string, collect: () => Promise<[string, number][]>) => {
+  const guarded = (group: string, collect: () => Promise<Collected[]>) => {
     stats.collector(group, async () => {
       try {
         return await collect();
@@ -33,13 +38,14 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
         opts.warn(`statistics group ${group}: ${errText(e)}`);
         return [];
       }
-    });
+    }, { kind: "counter" });
   };
+  const cpu = (family: string, n: number) => ({ family, labels: { cpu: String(n) } });
 
   guarded("softnet", async () => {
     const s = await readSoftnet(fs);
     if (s === null) return [];
-    const out: [string, number][] = [
+    const out: Collected[] = [
       ["processed", 0],
       ["dropped", 0],
       ["time_squeeze", 0],
@@ -50,9 +56,9 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
       out[2][1] += r.time_squeeze;
     }
     for (const r of s.rows) {
-      out.push([`cpu${r.cpu}_processed`, r.processed]);
-      out.push([`cpu${r.cpu}_dropped`, r.dropped]);
-      out.push([`cpu${r.cpu}_time_squeeze`, r.time_squeeze]);
+      out.push([`cpu${r.cpu}_processed`, r.processed, cpu("processed", r.cpu)]);
+      out.push([`cpu${r.cpu}_dropped`, r.dropped, cpu("dropped", r.cpu)]);
+      out.push([`cpu${r.cpu}_time_squeeze`, r.time_squeeze, cpu("time_squeeze", r.cpu)]);
     }
     return out;
   });
@@ -60,23 +66,26 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
   guarded("softirq", async () => {
     const s = await readSoftirqs(fs);
     if (s === null) return [];
-    const out: [string, number][] = [
+    const out: Collected[] = [
       ["NET_RX", s.NET_RX.reduce((a, b) => a + b, 0)],
       ["NET_TX", s.NET_TX.reduce((a, b) => a + b, 0)],
     ];
-    s.cpus.forEach((cpu, i) => out.push([`NET_RX_cpu${cpu}`, s.NET_RX[i]]));
-    s.cpus.forEach((cpu, i) => out.push([`NET_TX_cpu${cpu}`, s.NET_TX[i]]));
+    s.cpus.forEach((c, i) => out.push([`NET_RX_cpu${c}`, s.NET_RX[i], cpu("NET_RX", c)]));
+    s.cpus.forEach((c, i) => out.push([`NET_TX_cpu${c}`, s.NET_TX[i], cpu("NET_TX", c)]));
     return out;
   });
 
   guarded("udp", async () => {
     const udp = await readUdp4(fs);
-    const out: [string, number][] = Object.entries(udp ?? {}).map(([k, v]) => [statName(k), v]);
+    const out: Collected[] = Object.entries(udp ?? {}).map(([k, v]) => [statName(k), v]);
     const sockets = await readSockets(fs, opts.ports());
     for (const port of opts.ports()) {
       const drops = sockets.filter((s) => s.port === port && s.drops !== null)
         .reduce((a, s) => a + s.drops!, 0);
-      out.push([`port_${port}_drops`, drops]);
+      out.push([`port_${port}_drops`, drops, {
+        family: "port_drops",
+        labels: { port: String(port) },
+      }]);
     }
     return out;
   });
@@ -88,7 +97,10 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
 
   guarded("irq", async () => {
     const ints = await readInterrupts(fs);
-    return ints.rows.map((r) => [statName(r.irq), r.total]);
+    return ints.rows.map((r): Collected => [statName(r.irq), r.total, {
+      family: "interrupts",
+      labels: { irq: r.irq },
+    }]);
   });
 
   guarded("nic", async () => {
@@ -97,6 +109,8 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
     // Only the counters are read here; locateNic would also walk the
     // device's IRQs, which costs more than every other group together.
     const counters = await readNicCounters(fs, await nicNetDir(fs, name));
-    return Object.entries(counters).map(([k, v]) => [statName(`${name}_${k}`), v]);
+    return Object.entries(counters).map((
+      [k, v],
+    ): Collected => [statName(`${name}_${k}`), v, { family: k, labels: { nic: name } }]);
   });
 }
