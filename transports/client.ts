@@ -1,6 +1,7 @@
-// The client side of the MI transports, used by `sipmi mi`: one request
-// text out, the reply text back. The framing is OpenSIPS's, so these work
-// against a real OpenSIPS too. Every call is bounded by a timeout (and an
+// The client side of the MI transports, used by `sipmi mi`, `tune --via` and
+// the upstream relay: one request text out, the reply text back. The framing
+// is OpenSIPS's, so these work against a real OpenSIPS too; the FIFO also
+// speaks Kamailio's (the reply FIFO named inside the JSON). Every call is bounded by a timeout (and an
 // optional abort signal) and removes whatever it created — its reply FIFO,
 // its socket and temp dir — also on error, timeout and abort.
 //
@@ -67,9 +68,47 @@ async function bounded<T>(
 
 // ------------------------------------------------------------------ FIFO
 
+/**
+ * How a FIFO request names its reply FIFO: OpenSIPS's `:name:{json}`, or
+ * Kamailio jsonrpcs's `"reply_name"` member in the JSON object.
+ */
+export type FifoFraming = "opensips" | "kamailio";
+
 export interface FifoCallOptions extends CallOptions {
   /** The server's reply_dir: the request carries only a name inside it. */
   replyDir: string;
+  /** Default `opensips`. */
+  framing?: FifoFraming;
+}
+
+/**
+ * Kamailio reads its FIFO into an 8 KiB buffer (JSONRPC_BUF_IN_SIZE); a
+ * longer request is cut and the rest read as the next one.
+ */
+const KAMAILIO_FIFO_MAX = 8191;
+
+/**
+ * A request in Kamailio's FIFO framing. Kamailio finds the end of the JSON by
+ * counting braces outside strings, and takes a `"` after a backslash for an
+ * escaped quote, so a string ending in an escaped backslash (`"a\\"`) would
+ * never end: backslashes go as `\u005c`, which means the same. `request`
+ * is compact JSON text from JSON.stringify, where every `\\` is one escape.
+ */
+function kamailioFraming(request: string, name: string): string {
+  const body = request.trimEnd();
+  if (!body.startsWith("{") || !body.endsWith("}")) {
+    throw new TransportError("Kamailio's FIFO takes one JSON object per request");
+  }
+  const inner = body.slice(1, -1).trim();
+  const text = `{${inner}${inner === "" ? "" : ","}"reply_name":"${name}"}`
+    .replaceAll("\\\\", "\\u005c");
+  const size = encoder.encode(text).length;
+  if (size > KAMAILIO_FIFO_MAX) {
+    throw new TransportError(
+      `request of ${size} bytes is longer than Kamailio's FIFO reads (${KAMAILIO_FIFO_MAX} bytes); use its UDP or HTTP transport`,
+    );
+  }
+  return text + "\n";
 }
 
 /**
@@ -98,10 +137,15 @@ export async function fifoCall(
   }
   const name = `sipmi_mi_reply_${Deno.pid}_${randomHex(8)}`;
   const path = `${opts.replyDir.replace(/\/+$/, "")}/${name}`;
+  const framed = opts.framing === "kamailio"
+    ? kamailioFraming(request, name)
+    : `:${name}:${request}\n`;
   try {
     mkfifo(path, 0o600);
     const euid = geteuid();
     Deno.chmodSync(path, euid === 0 || euid === serverUid ? 0o600 : 0o622);
+    // As root, the FIFO goes to the server's user, who has to open it for writing.
+    if (euid === 0 && serverUid !== 0) Deno.chownSync(path, serverUid, null);
   } catch (e) {
     throw new TransportError(`cannot create the reply FIFO ${path}: ${errText(e)}`);
   }
@@ -116,7 +160,7 @@ export async function fifoCall(
     const rfd = fd;
     let cancelled = false;
     return await bounded(opts, () => cancelled = true, async () => {
-      sendToFifo(server, encoder.encode(`:${name}:${request}\n`));
+      await sendToFifo(server, encoder.encode(framed), () => cancelled);
       const chunks: Uint8Array[] = [];
       const buf = new Uint8Array(64 * 1024);
       let delay = 0;
@@ -152,8 +196,31 @@ export async function fifoCall(
   }
 }
 
-/** Writes one request into the server FIFO without blocking on a dead server. */
-function sendToFifo(server: string, bytes: Uint8Array): void {
+/**
+ * Writes one request into the server FIFO without blocking on a dead or
+ * stalled server: a full pipe is waited out on timers until `cancelled`
+ * (the call's deadline). Requests of one process to one FIFO are written
+ * one after another, so the pieces of a long one are never mixed.
+ */
+function sendToFifo(server: string, bytes: Uint8Array, cancelled: () => boolean): Promise<void> {
+  const prev = writing.get(server) ?? Promise.resolve();
+  const mine = prev.then(() => writeToFifo(server, bytes, cancelled));
+  const settled = mine.then(() => {}, () => {});
+  writing.set(server, settled);
+  void settled.then(() => {
+    if (writing.get(server) === settled) writing.delete(server);
+  });
+  return mine;
+}
+
+const writing = new Map<string, Promise<void>>();
+
+async function writeToFifo(
+  server: string,
+  bytes: Uint8Array,
+  cancelled: () => boolean,
+): Promise<void> {
+  if (cancelled()) throw new TransportError("cancelled");
   let fd: number;
   try {
     fd = openSync(server, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -165,26 +232,27 @@ function sendToFifo(server: string, bytes: Uint8Array): void {
   }
   try {
     // Pieces of PIPE_BUF are atomic: a request that fits is never mixed
-    // with another client's. A full pipe is waited out (bounded).
-    let off = 0, spins = 0;
+    // with another client's. A full pipe (the server stopped reading) is
+    // waited out on timers, never by blocking the event loop.
+    let off = 0, delay = 1;
     while (off < bytes.length) {
       try {
         off += writeSync(fd, bytes, off, Math.min(PIPE_BUF, bytes.length - off));
-        spins = 0;
+        delay = 1;
       } catch (e) {
-        if (errorCode(e) !== "EAGAIN" || ++spins > 2000) {
+        if (errorCode(e) !== "EAGAIN") {
           throw new TransportError(`cannot write to ${server}: ${errText(e)}`);
         }
-        sleepSync(1);
+        if (cancelled()) {
+          throw new TransportError(`${server} is full: its reader does not read`);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 20);
       }
     }
   } finally {
     closeSync(fd);
   }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -298,6 +366,27 @@ export async function unixCall(path: string, request: string, opts: CallOptions)
 
 // ------------------------------------------------------------------ HTTP
 
+/** The body if it ends within a moment, else what is there then (the rest is dropped). */
+async function bodyPromptly(res: Response, ctl: AbortController): Promise<string> {
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), 200);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+  } catch {
+    // Cancelled or cut off: keep what came.
+  } finally {
+    clearTimeout(timer);
+    if (ctl.signal.aborted) chunks.length = 0;
+  }
+  return decoder.decode(concat(chunks));
+}
+
 export interface HttpCallOptions extends CallOptions {
   token?: string;
 }
@@ -321,8 +410,10 @@ export async function httpCall(
       const cause = (e as { cause?: unknown }).cause;
       throw new TransportError(`cannot reach the server: ${errText(cause ?? e)}`);
     }
-    const text = await res.text();
-    if (res.status === 200) return text;
+    if (res.status === 200) return await res.text();
+    // OpenSIPS sends its error statuses chunked without the last chunk: the
+    // status says enough, the body is read only while it comes promptly.
+    const text = await bodyPromptly(res, ctl);
     let detail = text.trim().slice(0, 500);
     try {
       const j = JSON.parse(text) as { error?: { message?: string; data?: string } };
@@ -332,4 +423,40 @@ export async function httpCall(
     }
     throw new TransportError(`HTTP ${res.status} ${res.statusText}${detail ? `: ${detail}` : ""}`);
   });
+}
+
+// ------------------------------------------------------------------ targets
+
+/** One MI server to call, with what each transport needs besides the address. */
+export type Target =
+  | { kind: "fifo"; path: string; replyDir: string; framing?: FifoFraming }
+  | { kind: "udp"; host: string; port: number }
+  | { kind: "unix"; path: string }
+  | { kind: "http"; url: string; token: string };
+
+/** Sends one request text; resolves with the reply text or throws TransportError. */
+export function callTarget(t: Target, request: string, opts: CallOptions): Promise<string> {
+  switch (t.kind) {
+    case "fifo":
+      return fifoCall(t.path, request, { ...opts, replyDir: t.replyDir, framing: t.framing });
+    case "udp":
+      return udpCall(t.host, t.port, request, opts);
+    case "unix":
+      return unixCall(t.path, request, opts);
+    case "http":
+      return httpCall(t.url, request, { ...opts, token: t.token });
+  }
+}
+
+export function describeTarget(t: Target): string {
+  switch (t.kind) {
+    case "fifo":
+      return `fifo:${t.path}`;
+    case "udp":
+      return `udp:${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
+    case "unix":
+      return `unix:${t.path}`;
+    case "http":
+      return t.url;
+  }
 }
