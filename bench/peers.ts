@@ -124,8 +124,9 @@ async function daemonize(
 /**
  * Starts a C server that forks into the background and writes a pid file
  * (`-P`), waits until it answers over HTTP, and reads its version line.
+ * (tests/helpers/kamailio.ts starts Kamailio for the relay tests with it.)
  */
-async function startForking(opts: {
+export async function startForking(opts: {
   name: string;
   bin: string;
   args: string[];

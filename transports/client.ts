@@ -366,6 +366,16 @@ export async function unixCall(path: string, request: string, opts: CallOptions)
 
 // ------------------------------------------------------------------ HTTP
 
+function isJsonRpcReply(text: string): boolean {
+  try {
+    const r = JSON.parse(text);
+    return r !== null && typeof r === "object" && r.jsonrpc === "2.0" &&
+      ("result" in r || "error" in r);
+  } catch {
+    return false;
+  }
+}
+
 /** The body if it ends within a moment, else what is there then (the rest is dropped). */
 async function bodyPromptly(res: Response, ctl: AbortController): Promise<string> {
   if (res.body === null) return "";
@@ -389,6 +399,12 @@ async function bodyPromptly(res: Response, ctl: AbortController): Promise<string
 
 export interface HttpCallOptions extends CallOptions {
   token?: string;
+  /**
+   * The server answers JSON-RPC errors with an HTTP error status and the
+   * reply as the body (Kamailio's xhttp: 400, 500): return such a body as the
+   * reply instead of failing.
+   */
+  repliesOnErrorStatus?: boolean;
 }
 
 /** One request over HTTP POST; any status but 200 is a transport failure. */
@@ -414,6 +430,7 @@ export async function httpCall(
     // OpenSIPS sends its error statuses chunked without the last chunk: the
     // status says enough, the body is read only while it comes promptly.
     const text = await bodyPromptly(res, ctl);
+    if (opts.repliesOnErrorStatus && isJsonRpcReply(text)) return text;
     let detail = text.trim().slice(0, 500);
     try {
       const j = JSON.parse(text) as { error?: { message?: string; data?: string } };
@@ -432,7 +449,7 @@ export type Target =
   | { kind: "fifo"; path: string; replyDir: string; framing?: FifoFraming }
   | { kind: "udp"; host: string; port: number }
   | { kind: "unix"; path: string }
-  | { kind: "http"; url: string; token: string };
+  | { kind: "http"; url: string; token: string; repliesOnErrorStatus?: boolean };
 
 /** Sends one request text; resolves with the reply text or throws TransportError. */
 export function callTarget(t: Target, request: string, opts: CallOptions): Promise<string> {
@@ -444,7 +461,11 @@ export function callTarget(t: Target, request: string, opts: CallOptions): Promi
     case "unix":
       return unixCall(t.path, request, opts);
     case "http":
-      return httpCall(t.url, request, { ...opts, token: t.token });
+      return httpCall(t.url, request, {
+        ...opts,
+        token: t.token,
+        repliesOnErrorStatus: t.repliesOnErrorStatus,
+      });
   }
 }
 

@@ -19,6 +19,8 @@ export interface Call {
 
 export interface Dialect {
   readonly framing: FifoFraming;
+  /** Its HTTP server sends JSON-RPC errors with an HTTP error status (Kamailio: 400, 500). */
+  readonly httpErrorStatus: boolean;
   /** The call whose result is the array of every command name. */
   readonly list: Call;
   /** The call for a command's help, and how to read the help text from its result. */
@@ -119,13 +121,13 @@ const KAMAILIO_MUTATING = [
   "*.subscribe*",
   "*.unsubscribe*",
   "*.store*",
-  "*.debug",
   "tm.reply*",
   "tm.t_uac*",
 ];
 
 const OPENSIPS: Dialect = {
   framing: "opensips",
+  httpErrorStatus: false,
   list: { method: "which" },
   help: (name) => ({ method: "help", params: [name] }),
   helpText: (r) => {
@@ -138,6 +140,7 @@ const OPENSIPS: Dialect = {
 
 const KAMAILIO: Dialect = {
   framing: "kamailio",
+  httpErrorStatus: true,
   list: { method: "system.listMethods" },
   help: (name) => ({ method: "system.methodHelp", params: [name] }),
   helpText: (r) => typeof r === "string" ? r : undefined,

@@ -95,7 +95,7 @@ export class Upstream {
     this.target = a.kind === "fifo"
       ? { ...a, replyDir: this.replyDir!, framing: this.dialect.framing }
       : a.kind === "http"
-      ? { ...a, token: "" }
+      ? { ...a, token: "", repliesOnErrorStatus: this.dialect.httpErrorStatus }
       : a;
     this.where = describeTarget(this.target);
     const mutating = globMatcher(mutatingPatterns(config.mutating, this.dialect));
