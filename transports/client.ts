@@ -280,43 +280,96 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
+/**
+ * UDP sockets kept open between calls to one server (the upstream relay),
+ * so a call does not pay for opening and closing one: a call takes an idle
+ * socket or opens one, and gives it back only after a clean reply (a socket
+ * whose call failed or timed out is closed, so a late reply never meets the
+ * next call).
+ */
+export class UdpSockets {
+  readonly #idle: Deno.DatagramConn[] = [];
+  readonly #buffers = new WeakMap<Deno.DatagramConn, Uint8Array>();
+  #closed = false;
+
+  /** Most sockets kept idle; more are closed as they come back. */
+  constructor(readonly maxIdle = 16) {}
+
+  take(): Deno.DatagramConn | undefined {
+    return this.#idle.pop();
+  }
+
+  /** The receive buffer of a socket of this pool (kept with it: 64 kB is not free to allocate). */
+  buffer(conn: Deno.DatagramConn): Uint8Array {
+    let b = this.#buffers.get(conn);
+    if (b === undefined) this.#buffers.set(conn, b = new Uint8Array(UDP_MAX_PAYLOAD + 1));
+    return b;
+  }
+
+  give(conn: Deno.DatagramConn): void {
+    if (this.#closed || this.#idle.length >= this.maxIdle) closeQuietly(conn);
+    else this.#idle.push(conn);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#idle.splice(0)) closeQuietly(c);
+  }
+}
+
+function closeQuietly(conn: Deno.DatagramConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already (by a timeout).
+  }
+}
+
+export interface UdpCallOptions extends CallOptions {
+  /** Reuse sockets between calls (see UdpSockets). */
+  sockets?: UdpSockets;
+}
+
 /** One request over UDP; the reply is the first datagram from the server's port. */
 export async function udpCall(
   host: string,
   port: number,
   request: string,
-  opts: CallOptions,
+  opts: UdpCallOptions,
 ): Promise<string> {
   const bytes = encoder.encode(request);
   checkUdpSize(bytes);
   const v6 = host.includes(":");
   const target = host === "localhost" ? "127.0.0.1" : host;
   const bindHost = isLoopback(host) ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0");
-  let conn: Deno.DatagramConn;
-  try {
-    conn = Deno.listenDatagram({ transport: "udp", hostname: bindHost, port: 0 });
-  } catch (e) {
-    throw new TransportError(`cannot open a UDP socket: ${errText(e)}`);
+  let conn = opts.sockets?.take();
+  if (conn === undefined) {
+    try {
+      conn = Deno.listenDatagram({ transport: "udp", hostname: bindHost, port: 0 });
+    } catch (e) {
+      throw new TransportError(`cannot open a UDP socket: ${errText(e)}`);
+    }
   }
+  const c = conn;
+  let clean = false;
   try {
-    return await bounded(opts, () => conn.close(), async () => {
+    const reply = await bounded(opts, () => closeQuietly(c), async () => {
       try {
-        await conn.send(bytes, { transport: "udp", hostname: target, port });
+        await c.send(bytes, { transport: "udp", hostname: target, port });
       } catch (e) {
         throw new TransportError(`cannot send: ${errText(e)}`);
       }
-      const buf = new Uint8Array(UDP_MAX_PAYLOAD + 1);
+      const buf = opts.sockets?.buffer(c) ?? new Uint8Array(UDP_MAX_PAYLOAD + 1);
       while (true) {
-        const [data, from] = await conn.receive(buf);
+        const [data, from] = await c.receive(buf);
         if (from.transport === "udp" && from.port === port) return decoder.decode(data);
       }
     });
+    clean = true;
+    return reply;
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed by the timeout.
-    }
+    if (clean && opts.sockets) opts.sockets.give(c);
+    else closeQuietly(c);
   }
 }
 
@@ -447,7 +500,7 @@ export async function httpCall(
 /** One MI server to call, with what each transport needs besides the address. */
 export type Target =
   | { kind: "fifo"; path: string; replyDir: string; framing?: FifoFraming }
-  | { kind: "udp"; host: string; port: number }
+  | { kind: "udp"; host: string; port: number; sockets?: UdpSockets }
   | { kind: "unix"; path: string }
   | { kind: "http"; url: string; token: string; repliesOnErrorStatus?: boolean };
 
@@ -457,7 +510,7 @@ export function callTarget(t: Target, request: string, opts: CallOptions): Promi
     case "fifo":
       return fifoCall(t.path, request, { ...opts, replyDir: t.replyDir, framing: t.framing });
     case "udp":
-      return udpCall(t.host, t.port, request, opts);
+      return udpCall(t.host, t.port, request, { ...opts, sockets: t.sockets });
     case "unix":
       return unixCall(t.path, request, opts);
     case "http":

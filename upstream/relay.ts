@@ -72,6 +72,7 @@ export class Relay {
         next.push(prev);
         return;
       }
+      prev?.close();
       const u = new Upstream(c, i, this.#stats);
       if (prev?.commands) {
         // Same name, other settings: the old list stands until the fetch.
@@ -83,6 +84,7 @@ export class Relay {
     const names = new Set(next.map((u) => u.name));
     for (const u of this.#upstreams) {
       if (!names.has(u.name)) {
+        u.close();
         this.#registry.removeModule(moduleName(u));
         this.#stopRetry(u.name);
       }
@@ -99,6 +101,7 @@ export class Relay {
 
   stop(): void {
     this.#running = false;
+    for (const u of this.#upstreams) u.close();
     for (const name of [...this.#retry.keys()]) this.#stopRetry(name);
   }
 

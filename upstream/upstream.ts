@@ -10,7 +10,13 @@ import { JsonText, MiError, type MiParams } from "../mi/jsonrpc.ts";
 import type { Recipe } from "../mi/params.ts";
 import type { Counter, StatsRegistry } from "../mi/stats.ts";
 import { errText } from "../sys/log.ts";
-import { callTarget, describeTarget, type Target, TransportError } from "../transports/client.ts";
+import {
+  callTarget,
+  describeTarget,
+  type Target,
+  TransportError,
+  UdpSockets,
+} from "../transports/client.ts";
 import { type Call, type Dialect, dialectOf, type Kind, mutatingPatterns } from "./dialect.ts";
 import { globMatcher } from "./glob.ts";
 import { readReply } from "./reply.ts";
@@ -96,6 +102,9 @@ export class Upstream {
       ? { ...a, replyDir: this.replyDir!, framing: this.dialect.framing }
       : a.kind === "http"
       ? { ...a, token: "", repliesOnErrorStatus: this.dialect.httpErrorStatus }
+      : a.kind === "udp"
+      // A socket per call costs more than the rest of the relay's work.
+      ? { ...a, sockets: new UdpSockets() }
       : a;
     this.where = describeTarget(this.target);
     const mutating = globMatcher(mutatingPatterns(config.mutating, this.dialect));
@@ -240,6 +249,11 @@ export class Upstream {
       },
     );
     return this.#dirReady;
+  }
+
+  /** Lets go of what it keeps open (the UDP sockets between calls). */
+  close(): void {
+    if (this.target.kind === "udp") this.target.sockets?.close();
   }
 
   /** Checks the reply directory again (a reload, a refresh: the router may have changed). */
