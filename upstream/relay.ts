@@ -145,7 +145,10 @@ export class Relay {
       u.lastLogged = undefined;
       this.#stopRetry(u.name);
       if (u.dirWarning) this.#log.warn(`upstream ${u.name}: ${u.dirWarning}`);
-      this.#log.info(`upstream ${u.name} (${u.where}): ${names.length} commands`);
+      // In-process runs (`sipmi mi --local`) fetch on demand: no news there.
+      const line = `upstream ${u.name} (${u.where}): ${names.length} commands`;
+      if (this.#running) this.#log.info(line);
+      else this.#log.debug(line);
     } catch (e) {
       // Retries of an upstream that stays down say the same: once is enough.
       const cause = u.lastError ?? errText(e);
