@@ -167,7 +167,8 @@ export class Relay {
   #publish(u: Upstream): void {
     const specs: CommandSpec[] = [];
     const bad: string[] = [];
-    for (const name of u.commands ?? []) {
+    // A list that names a command twice (nothing stops a server doing so) relays it once.
+    for (const name of new Set(u.commands ?? [])) {
       if (!u.relays(name)) continue;
       const local = u.localName(name);
       if (!isCommandName(local)) {
