@@ -1,9 +1,10 @@
 // The client side of the MI transports, used by `sipmi mi`, `tune --via` and
 // the upstream relay: one request text out, the reply text back. The framing
 // is OpenSIPS's, so these work against a real OpenSIPS too; the FIFO also
-// speaks Kamailio's (the reply FIFO named inside the JSON). Every call is bounded by a timeout (and an
-// optional abort signal) and removes whatever it created — its reply FIFO,
-// its socket and temp dir — also on error, timeout and abort.
+// speaks Kamailio's (the reply FIFO named inside the JSON). Every call is
+// bounded by a timeout (and an optional abort signal) and removes whatever it
+// created — its reply FIFO, its socket and temp dir — also on error, timeout
+// and abort.
 //
 // Failures to reach or hear the server throw TransportError; what the
 // server answers (a result or a JSON-RPC error) is returned as is.
