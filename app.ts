@@ -9,11 +9,18 @@ import type { Log } from "./sys/log.ts";
 import { type TuningEnv, tuningEnv } from "./tuning/env.ts";
 import { tuningModule } from "./tuning/module.ts";
 import { TuningRuntime } from "./tuning/runtime.ts";
+import { upstreamModule } from "./upstream/module.ts";
+import { Relay } from "./upstream/relay.ts";
 
 export interface App {
   mi: MiInstance;
   /** The tuning side's background work: the daemon calls start() and stop(). */
   tuning: TuningRuntime;
+  /**
+   * The upstream relay, configured but not fetched: the daemon calls start()
+   * and stop(); in-process runs learn an upstream's commands at first use.
+   */
+  relay: Relay;
 }
 
 export interface AppOptions {
@@ -29,6 +36,7 @@ export function buildMi(config: Config, opts: AppOptions = {}): MiInstance {
 
 export function buildApp(config: Config, opts: AppOptions = {}): App {
   let tuning: TuningRuntime | undefined;
+  let relay: Relay | undefined;
   const mi = createMi({
     log: opts.log,
     logLevel: config.log_level,
@@ -46,9 +54,14 @@ export function buildApp(config: Config, opts: AppOptions = {}): App {
         verifyIntervalS: t.verify_interval_s,
         enforce: t.enforce,
       }, { stats: mi.stats, log: mi.attendant.log });
-      return [tuningModule(tuning, { stats: mi.stats, warn: (m) => mi.attendant.log.warn(m) })];
+      relay = new Relay(mi.registry, mi.stats, mi.attendant.log);
+      return [
+        tuningModule(tuning, { stats: mi.stats, warn: (m) => mi.attendant.log.warn(m) }),
+        upstreamModule(relay),
+      ];
     },
   });
   if (opts.log === undefined) mi.log.level = config.log_level;
-  return { mi, tuning: tuning! };
+  relay!.configure(config.upstream);
+  return { mi, tuning: tuning!, relay: relay! };
 }

@@ -15,6 +15,8 @@ export interface Row {
   clients: number;
   /** trivial: uptime; large: all statistics; memory: statistics kept in memory only. */
   request: "trivial" | "large" | "memory";
+  /** Only these servers (default: every server that is not `listedRowsOnly`). */
+  peers?: string[];
 }
 
 export interface LoadResult {

@@ -25,6 +25,8 @@ export interface RunningPeer {
 
 export interface PeerDef {
   name: string;
+  /** Measured only in the rows that name it in `peers` (a row of its own). */
+  listedRowsOnly?: boolean;
   /** Why the peer cannot run here, or undefined. */
   unavailable(): Promise<string | undefined>;
   start(dir: string): Promise<RunningPeer>;
@@ -124,8 +126,9 @@ async function daemonize(
 /**
  * Starts a C server that forks into the background and writes a pid file
  * (`-P`), waits until it answers over HTTP, and reads its version line.
+ * (tests/helpers/kamailio.ts starts Kamailio for the relay tests with it.)
  */
-async function startForking(opts: {
+export async function startForking(opts: {
   name: string;
   bin: string;
   args: string[];
@@ -168,58 +171,66 @@ function signal(pid: number, sig: Deno.Signal): void {
   }
 }
 
+/** Starts `sipmi serve` in `dir` on free ports, with `extra` config keys (the relay's upstream). */
+async function startSipmi(
+  dir: string,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<RunningPeer> {
+  const udpPort = await freePort("udp");
+  const httpPort = await freePort("tcp");
+  const config = {
+    log_level: 1,
+    fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/` },
+    datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`] },
+    http: { listen: `127.0.0.1:${httpPort}` },
+    ...extra,
+  };
+  await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
+  const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      ...await startFlags(),
+      `${ROOT}main.ts`,
+      "serve",
+      "--config",
+      `${dir}/sipmi.jsonc`,
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // The log goes to a file, so the child never blocks on a full pipe.
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+  const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
+  await waitFor(name, () => httpAnswers(httpPort, "/mi", trivial));
+  return {
+    name,
+    version: serverString(),
+    pid: child.pid,
+    udp: { host: "127.0.0.1", port: udpPort },
+    http: { port: httpPort, path: "/mi" },
+    fifo: { path: `${dir}/sipmi_fifo`, replyDir: dir, framing: "opensips" },
+    unix: `${dir}/sipmi.sock`,
+    trivial,
+    large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
+    // `all` also reads host counters from /proc live; these groups are counters in memory.
+    memory: { jsonrpc: "2.0", method: "get_statistics", params: [["mi:", "core:"]], id: 1 },
+    async stop() {
+      signal(child.pid, "SIGTERM");
+      await child.status;
+      await logged;
+    },
+  };
+}
+
 export const sipmiPeer: PeerDef = {
   name: "sipmi",
   unavailable: () => Promise.resolve(undefined),
-  async start(dir) {
-    const udpPort = await freePort("udp");
-    const httpPort = await freePort("tcp");
-    const config = {
-      log_level: 1,
-      fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/` },
-      datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`] },
-      http: { listen: `127.0.0.1:${httpPort}` },
-    };
-    await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
-    const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        ...await startFlags(),
-        `${ROOT}main.ts`,
-        "serve",
-        "--config",
-        `${dir}/sipmi.jsonc`,
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // The log goes to a file, so the child never blocks on a full pipe.
-    const logged = child.stderr.pipeTo(log.writable).catch(() => {});
-    const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
-    await waitFor("sipmi", () => httpAnswers(httpPort, "/mi", trivial));
-    return {
-      name: "sipmi",
-      version: serverString(),
-      pid: child.pid,
-      udp: { host: "127.0.0.1", port: udpPort },
-      http: { port: httpPort, path: "/mi" },
-      fifo: { path: `${dir}/sipmi_fifo`, replyDir: dir, framing: "opensips" },
-      unix: `${dir}/sipmi.sock`,
-      trivial,
-      large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
-      // `all` also reads host counters from /proc live; these groups are counters in memory.
-      memory: { jsonrpc: "2.0", method: "get_statistics", params: [["mi:", "core:"]], id: 1 },
-      async stop() {
-        signal(child.pid, "SIGTERM");
-        await child.status;
-        await logged;
-      },
-    };
-  },
+  start: (dir) => startSipmi(dir, "sipmi"),
 };
 
 export const kamailioPeer: PeerDef = {
@@ -288,4 +299,33 @@ export const opensipsPeer: PeerDef = {
   },
 };
 
-export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer];
+/**
+ * sipmi relaying to the Kamailio peer over its UDP MI (docs/upstream.md):
+ * its "trivial" request is Kamailio's `core.uptime`, sent to sipmi, which
+ * relays it. Measured only in the rows that name it (the relayed row, beside
+ * Kamailio direct), so it must start after the Kamailio peer.
+ */
+export const sipmiRelayPeer: PeerDef = {
+  name: "sipmi-relay",
+  listedRowsOnly: true,
+  unavailable: () => kamailioPeer.unavailable(),
+  async start(dir) {
+    const p = await startSipmi(dir, "sipmi-relay", {
+      upstream: [{ name: "kamailio", kind: "kamailio", via: "udp:127.0.0.1:8090" }],
+    });
+    const relayed = { jsonrpc: "2.0", method: "core.uptime", id: 1 };
+    try {
+      await waitFor(
+        "sipmi-relay's upstream (the kamailio peer's UDP MI)",
+        () => httpAnswers(p.http.port, "/mi", relayed),
+        5000,
+      );
+    } catch (e) {
+      await p.stop();
+      throw e;
+    }
+    return { ...p, trivial: relayed, large: relayed, memory: relayed };
+  },
+};
+
+export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer, sipmiRelayPeer];

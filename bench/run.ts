@@ -52,7 +52,27 @@ const ROWS: Row[] = [
     clients: 1,
     request: "memory",
   },
+  {
+    id: "udp-relay",
+    label: "UDP, 1 client: Kamailio direct, and through sipmi's relay (UDP to Kamailio)",
+    kind: "udp",
+    clients: 1,
+    request: "trivial",
+    peers: ["kamailio", "sipmi-relay"],
+  },
 ];
+
+/** What the relay adds to each request: sipmi-relay against Kamailio direct, same row. */
+function relayOverhead(results: Measured[]): string | undefined {
+  const direct = results.find((r) => r.row === "udp-relay" && r.peer === "kamailio");
+  const relayed = results.find((r) => r.row === "udp-relay" && r.peer === "sipmi-relay");
+  if (!direct || !relayed || !(direct.rps > 0 && relayed.rps > 0)) return undefined;
+  const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+  return `Relay overhead per request (sipmi → Kamailio over UDP, against Kamailio direct, 1 client): ` +
+    `${us(relayed.p50_ms - direct.p50_ms)} at p50, ${us(relayed.p99_ms - direct.p99_ms)} at p99, ` +
+    `${us(1000 / relayed.rps - 1000 / direct.rps)} mean (from req/s); ` +
+    `sipmi's CPU ${fmt(relayed.cpu_s_per_1k * 1000, 0)} µs per request.`;
+}
 
 interface Measured extends LoadResult {
   peer: string;
@@ -124,14 +144,15 @@ function table(results: Measured[], peers: string[]): string {
   ];
   for (const row of ROWS) {
     const s = results.find((r) => r.row === row.id && r.peer === "sipmi");
+    let first = true;
     for (const p of peers) {
       const r = results.find((x) => x.row === row.id && x.peer === p);
       if (!r) continue;
+      const label = first ? row.label : "";
+      first = false;
       const isPeer = p !== "sipmi" && s;
       lines.push(
-        `| ${p === peers[0] ? row.label : ""} | ${p} | ${fmt(r.rps, 0)} | ${fmt(r.p50_ms, 3)} | ${
-          fmt(r.p99_ms, 3)
-        } | ` +
+        `| ${label} | ${p} | ${fmt(r.rps, 0)} | ${fmt(r.p50_ms, 3)} | ${fmt(r.p99_ms, 3)} | ` +
           `${r.errors} | ${r.reply_bytes} | ${fmt(r.cpu_s_per_1k, 3)} | ${fmt(r.rss_mb_before)} → ${
             fmt(r.rss_mb_after)
           } (${fmt(r.pss_mb_after)}) | ` +
@@ -191,6 +212,8 @@ async function runTable(
     for (const row of rows) {
       // Row by row, one server at a time: peers never compete for the cores.
       for (const peer of running) {
+        const def = PEERS.find((d) => d.name === peer.name);
+        if (row.peers ? !row.peers.includes(peer.name) : def?.listedRowsOnly) continue;
         const m = await measure(loadgen, peer, row, seconds, dir);
         console.error(
           `bench: ${row.id.padEnd(12)} ${peer.name.padEnd(9)} ${
@@ -224,6 +247,8 @@ async function runTable(
       `the load client shares the cores.\n`,
   );
   console.log(table(results, names));
+  const overhead = relayOverhead(results);
+  if (overhead) console.log(`\n${overhead}`);
   await Deno.mkdir(`${BENCH}results`, { recursive: true });
   const file = `${BENCH}results/bench-${info.date.replace(/[:.]/g, "-")}.json`;
   await Deno.writeTextFile(file, JSON.stringify({ ...info, results }, null, 2) + "\n");

@@ -4,16 +4,18 @@
 // reach a daemon the same way.
 
 import type { Config } from "../config/schema.ts";
-import { parseDatagramAddress, parseHostPort } from "../config/schema.ts";
-import { type CallOptions, fifoCall, httpCall, udpCall, unixCall } from "../transports/client.ts";
+import {
+  MI_ADDRESS_FORMS,
+  parseDatagramAddress,
+  parseHostPort,
+  parseMiAddress,
+} from "../config/schema.ts";
+import type { Target } from "../transports/client.ts";
 import { configToken } from "../config/token.ts";
 import { UsageError } from "./common.ts";
 
-export type Target =
-  | { kind: "fifo"; path: string; replyDir: string }
-  | { kind: "udp"; host: string; port: number }
-  | { kind: "unix"; path: string }
-  | { kind: "http"; url: string; token: string };
+export type { Target } from "../transports/client.ts";
+export { callTarget, describeTarget } from "../transports/client.ts";
 
 export interface TargetOptions {
   /** Where the reply FIFO goes (the daemon's reply_dir); default fifo.reply_dir. */
@@ -22,7 +24,7 @@ export interface TargetOptions {
   token?: string;
 }
 
-export const TARGET_FORMS = "fifo:PATH, udp:HOST:PORT, unix:PATH or http://HOST:PORT/mi";
+export const TARGET_FORMS = MI_ADDRESS_FORMS;
 
 /** The config's token, or "" when its token file is not readable by this user. */
 function configTokenOrNone(config: Config): string {
@@ -33,41 +35,27 @@ function configTokenOrNone(config: Config): string {
   }
 }
 
-/** Parses `fifo:PATH`, `udp:HOST:PORT`, `unix:PATH`, `http://URL` (also `http:URL`). */
+/**
+ * Parses `fifo:PATH`, `udp:HOST:PORT`, `unix:PATH`, `http://URL` (also
+ * `http:URL`); a URL without a path gets sipmi's `http.mi_root`.
+ */
 export function parseTarget(spec: string, config: Config, opts: TargetOptions = {}): Target {
-  if (spec.startsWith("fifo:")) {
-    const path = spec.slice(5);
-    if (!path.startsWith("/")) {
-      throw new UsageError(`a FIFO must be an absolute path, not '${path}'`);
+  const parsed = parseMiAddress(spec);
+  if ("error" in parsed) throw new UsageError(parsed.error);
+  const a = parsed.address;
+  switch (a.kind) {
+    case "fifo":
+      return { ...a, replyDir: opts.replyDir ?? config.fifo.reply_dir };
+    case "udp":
+    case "unix":
+      return a;
+    case "http": {
+      const url = new URL(a.url);
+      if (url.pathname === "/") url.pathname = `/${config.http.mi_root}`;
+      return { kind: "http", url: url.href, token: opts.token ?? configTokenOrNone(config) };
     }
-    return { kind: "fifo", path, replyDir: opts.replyDir ?? config.fifo.reply_dir };
   }
-  if (spec.startsWith("udp:")) {
-    const hp = parseHostPort(spec.slice(4));
-    if (!hp) throw new UsageError(`UDP wants HOST:PORT or [IPv6]:PORT, not '${spec.slice(4)}'`);
-    return { kind: "udp", ...hp };
-  }
-  if (spec.startsWith("unix:")) {
-    const a = parseDatagramAddress(spec);
-    if (!a || a.kind !== "unix") {
-      throw new UsageError(`a unix socket must be an absolute path, not '${spec.slice(5)}'`);
-    }
-    return a;
-  }
-  if (/^https?:/.test(spec)) {
-    const text = /^https?:\/\//.test(spec) ? spec : spec.replace(/^http:/, "");
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
-      throw new UsageError(`wants a URL such as http://127.0.0.1:8899/mi, not '${spec}'`);
-    }
-    if (url.pathname === "/") url.pathname = `/${config.http.mi_root}`;
-    return { kind: "http", url: url.href, token: opts.token ?? configTokenOrNone(config) };
-  }
-  throw new UsageError(`a target must be ${TARGET_FORMS}, not '${spec}'`);
 }
-
 /** The local daemon, by the first transport its config enables. */
 export function defaultTarget(config: Config, opts: TargetOptions = {}): Target {
   if (config.fifo.enabled) {
@@ -90,31 +78,4 @@ export function defaultTarget(config: Config, opts: TargetOptions = {}): Target 
     };
   }
   throw new UsageError("the config enables no transport; name one (fifo, udp, unix or http)");
-}
-
-/** Sends one request text; resolves with the reply text or throws TransportError. */
-export function callTarget(t: Target, request: string, opts: CallOptions): Promise<string> {
-  switch (t.kind) {
-    case "fifo":
-      return fifoCall(t.path, request, { ...opts, replyDir: t.replyDir });
-    case "udp":
-      return udpCall(t.host, t.port, request, opts);
-    case "unix":
-      return unixCall(t.path, request, opts);
-    case "http":
-      return httpCall(t.url, request, { ...opts, token: t.token });
-  }
-}
-
-export function describeTarget(t: Target): string {
-  switch (t.kind) {
-    case "fifo":
-      return `fifo:${t.path}`;
-    case "udp":
-      return `udp:${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
-    case "unix":
-      return `unix:${t.path}`;
-    case "http":
-      return t.url;
-  }
 }

@@ -101,6 +101,7 @@ function crossChecks(c: Config, tree: Node): ConfigProblem[] {
     });
   }
   out.push(...webPathClashes(c, tree));
+  out.push(...upstreamChecks(c, tree));
   return out;
 }
 
@@ -130,9 +131,40 @@ function webPathClashes(c: Config, tree: Node): ConfigProblem[] {
   return out;
 }
 
-function findOffset(tree: Node, path: string[]): number {
+/** What the schema cannot say of one entry alone: required keys, unique names and prefixes. */
+function upstreamChecks(c: Config, tree: Node): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const names = new Set<string>(), prefixes = new Set<string>();
+  c.upstream.forEach((u, i) => {
+    const at = (key: string, message: string) =>
+      out.push({
+        key: `upstream[${i}]${key ? `.${key}` : ""}`,
+        offset: findOffset(tree, ["upstream", i, ...(key ? [key] : [])]),
+        message,
+      });
+    if (u.name === "") at("", "needs a name");
+    else if (names.has(u.name)) at("name", `"${u.name}" names two upstreams`);
+    names.add(u.name);
+    if (u.via === "") at("", "needs via (fifo:PATH, udp:HOST:PORT, unix:PATH or http://...)");
+    if (u.prefix !== "") {
+      if (prefixes.has(u.prefix)) at("prefix", `"${u.prefix}" is the prefix of two upstreams`);
+      prefixes.add(u.prefix);
+    }
+    if (u.reply_dir !== "" && !u.via.startsWith("fifo:")) {
+      at("reply_dir", "is for an upstream reached over its FIFO only");
+    }
+  });
+  return out;
+}
+
+function findOffset(tree: Node, path: (string | number)[]): number {
   let node: Node | undefined = tree;
   for (const key of path) {
+    if (typeof key === "number") {
+      if (node?.type !== "array" || !node.children?.[key]) return node?.offset ?? 0;
+      node = node.children[key];
+      continue;
+    }
     const prop: Node | undefined = node?.children?.find((p) => p.children?.[0]?.value === key);
     if (!prop) return node?.offset ?? 0;
     node = prop.children?.[1];

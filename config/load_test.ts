@@ -90,6 +90,50 @@ Deno.test("value checks: modes, paths, roots, listen addresses, duplicates, top 
   );
 });
 
+Deno.test("upstream: defaults, every key checked, names required and unique, reply_dir for FIFOs only", () => {
+  const c = parseConfig('{"upstream":[{"name":"os","via":"fifo:/tmp/opensips_fifo"}]}');
+  assert.deepEqual(c.upstream[0], {
+    name: "os",
+    via: "fifo:/tmp/opensips_fifo",
+    kind: "opensips",
+    prefix: "",
+    timeout_ms: 2000,
+    max_in_flight: 64,
+    commands: { allow: [], deny: [], read_only: false },
+    mutating: ["@default"],
+    reply_dir: "",
+  });
+  assert.deepEqual(defaults(configSpec).upstream, []);
+  const bad = problems(
+    '{"upstream":[{"name":"a b","via":"ftp:x","kind":"asterisk","prefix":"1x","timeout_ms":0,' +
+      '"mutating":["dlg end"],"oops":1}]}',
+  );
+  for (
+    const want of [
+      /'upstream\[0\]\.oops' unknown key/,
+      /'upstream\[0\]\.name' must be 1 to 32 letters/,
+      /'upstream\[0\]\.via' an MI address must be fifo:PATH, udp:HOST:PORT, unix:PATH or http/,
+      /'upstream\[0\]\.kind' must be "opensips" or "kamailio", not "asterisk"/,
+      /'upstream\[0\]\.prefix' must be empty or a letter/,
+      /'upstream\[0\]\.timeout_ms' must be an integer from 1 to 60000, not 0/,
+      /'upstream\[0\]\.mutating\[0\]' must be a command name or pattern/,
+    ]
+  ) assert.ok(bad.some((p) => want.test(p)), `${want}: ${bad.join("\n")}`);
+  const cross = problems(
+    '{"upstream":[{"name":"a","via":"udp:127.0.0.1:8080","prefix":"p"},' +
+      '{"name":"a","via":"http://127.0.0.1:8888/mi","prefix":"p","reply_dir":"/tmp/x/"},' +
+      '{"via":"udp:127.0.0.1:8081"},{"name":"c"}]}',
+  );
+  assert.deepEqual(cross.map((p) => p.replace(/^[^ ]+ /, "")), [
+    `'upstream[1].name' "a" names two upstreams`,
+    `'upstream[1].prefix' "p" is the prefix of two upstreams`,
+    "'upstream[1].reply_dir' is for an upstream reached over its FIFO only",
+    "'upstream[2]' needs a name",
+    "'upstream[3]' needs via (fifo:PATH, udp:HOST:PORT, unix:PATH or http://...)",
+  ]);
+  assert.match(cross[0], /:1:\d+: /);
+});
+
 Deno.test("a non-loopback HTTP listener needs a token", () => {
   assert.match(
     problems('{"http":{"listen":"0.0.0.0:8899"}}')[0],

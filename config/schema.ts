@@ -52,6 +52,45 @@ export function parseDatagramAddress(s: string): DatagramAddress | undefined {
   return undefined;
 }
 
+/** Where an MI server listens, as a client names it (`sipmi mi`, `tune --via`, `upstream[].via`). */
+export type MiAddress =
+  | { kind: "fifo"; path: string }
+  | { kind: "udp"; host: string; port: number }
+  | { kind: "unix"; path: string }
+  | { kind: "http"; url: string };
+
+export const MI_ADDRESS_FORMS = "fifo:PATH, udp:HOST:PORT, unix:PATH or http://HOST:PORT/PATH";
+
+/** Parses `fifo:PATH`, `udp:HOST:PORT`, `unix:PATH`, `http://URL` (also `http:URL`). */
+export function parseMiAddress(spec: string): { address: MiAddress } | { error: string } {
+  if (spec.startsWith("fifo:")) {
+    const path = spec.slice(5);
+    if (!path.startsWith("/")) return { error: `a FIFO must be an absolute path, not '${path}'` };
+    return { address: { kind: "fifo", path } };
+  }
+  if (spec.startsWith("udp:")) {
+    const hp = parseHostPort(spec.slice(4));
+    if (!hp) return { error: `UDP wants HOST:PORT or [IPv6]:PORT, not '${spec.slice(4)}'` };
+    return { address: { kind: "udp", ...hp } };
+  }
+  if (spec.startsWith("unix:")) {
+    const a = parseDatagramAddress(spec);
+    if (!a || a.kind !== "unix") {
+      return { error: `a unix socket must be an absolute path, not '${spec.slice(5)}'` };
+    }
+    return { address: a };
+  }
+  if (/^https?:/.test(spec)) {
+    const text = /^https?:\/\//.test(spec) ? spec : spec.replace(/^http:/, "");
+    try {
+      return { address: { kind: "http", url: new URL(text).href } };
+    } catch {
+      return { error: `wants a URL such as http://127.0.0.1:8899/mi, not '${spec}'` };
+    }
+  }
+  return { error: `an MI address must be ${MI_ADDRESS_FORMS}, not '${spec}'` };
+}
+
 const policySpec = obj({
   /** Only these commands (names, or prefixes ending in `*`); empty = all. */
   allow: list(str(""), []),
@@ -112,6 +151,69 @@ const datagramListen = custom<ListenEntry>(
     return { value: commands ? { address, commands } : { address } };
   },
 );
+
+/**
+ * Names or patterns of MI commands: letters, digits and `_ . : -`, with `*`
+ * standing for any run of characters; `@default` in an upstream's
+ * `mutating` list stands for the built-in list of its kind.
+ */
+const checkCommandPattern = (v: string) =>
+  /^(@default|[A-Za-z0-9_.:*-]+)$/.test(v)
+    ? undefined
+    : `must be a command name or pattern (letters, digits, _ . : - and *), not "${v}"`;
+const checkUpstreamName = (v: string) =>
+  /^[A-Za-z0-9_-]{1,32}$/.test(v)
+    ? undefined
+    : `must be 1 to 32 letters, digits, '_' or '-' (it names statistics), not "${v}"`;
+const checkPrefix = (v: string) =>
+  v === "" || /^[A-Za-z][A-Za-z0-9_-]{0,31}$/.test(v)
+    ? undefined
+    : `must be empty or a letter then up to 31 letters, digits, '_' or '-', not "${v}"`;
+
+/**
+ * One MI server of the SIP router that sipmi relays to (docs/upstream.md):
+ * the commands sipmi does not own are learned from it and relayed, under
+ * sipmi's policies, limits, statistics and audit.
+ */
+export const upstreamSpec = obj({
+  /** Names the upstream in errors, logs, statistics (`upstream:NAME_requests`) and `help`. */
+  name: str("", checkUpstreamName),
+  /** fifo:PATH, udp:HOST:PORT, unix:PATH or http://HOST:PORT/PATH. */
+  via: str("", (v) => {
+    const a = parseMiAddress(v);
+    return "error" in a ? a.error : undefined;
+  }, MI_ADDRESS_FORMS),
+  /** "opensips" (OpenSIPS 3.x MI, and sipmi) or "kamailio" (jsonrpcs). */
+  kind: str(
+    "opensips",
+    (v) =>
+      v === "opensips" || v === "kamailio"
+        ? undefined
+        : `must be "opensips" or "kamailio", not "${v}"`,
+  ),
+  /** When set, the upstream's commands are `PREFIX.command`. */
+  prefix: str("", checkPrefix),
+  /** A relayed call (and a fetch of the command list) that takes longer fails. */
+  timeout_ms: int(2000, 1, 60000),
+  /** Relayed calls waiting for this upstream at once; more are refused at once. */
+  max_in_flight: int(64, 1, 10000),
+  /** Which of the upstream's commands (its own names) are relayed. */
+  commands: obj({
+    allow: list(str("", checkCommandPattern), []),
+    deny: list(str("", checkCommandPattern), []),
+    /** Relay none of the commands that change state. */
+    read_only: bool(false),
+  }),
+  /** Commands (the upstream's names, or patterns) that change state; `@default`: the kind's list. */
+  mutating: list(str("", checkCommandPattern), ["@default"]),
+  /**
+   * FIFO only: the private directory (mode 0700, created by sipmi) where the
+   * router writes its replies: set the router's reply dir to it. Empty:
+   * /tmp/sipmi_relay_NAME/.
+   */
+  reply_dir: str("", checkOptionalAbsolute, "an absolute directory"),
+});
+export type UpstreamConfig = Infer<typeof upstreamSpec>;
 
 /** One MI call: the `startup` list and `sipmi run` files. */
 export const callSpec = custom<{ method: string; params?: unknown[] | Record<string, unknown> }>(
@@ -230,6 +332,11 @@ export const configSpec = obj({
       ports: list(int(5060, 1, 65535), [5060]),
     }),
   }),
+  /**
+   * The SIP router's own MI servers: commands sipmi does not own are relayed
+   * to them (docs/upstream.md). Empty: no relay.
+   */
+  upstream: list(upstreamSpec, []),
   service: obj({
     /** How long SIGTERM waits for in-flight requests before exiting. */
     shutdown_timeout_ms: int(5000, 0, 600000),

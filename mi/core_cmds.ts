@@ -3,7 +3,7 @@
 
 import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";
-import type { MiModule, Registry } from "./registry.ts";
+import type { Command, MiModule, Registry } from "./registry.ts";
 import type { StatKind, StatsRegistry } from "./stats.ts";
 import type { Tasks } from "./tasks.ts";
 import { MAX_LEVEL, MIN_LEVEL } from "../sys/log.ts";
@@ -44,6 +44,19 @@ export interface StatDetail {
 
 const STATS_NOT_FOUND = () => new MiError(NOT_FOUND, "Statistics Not Found");
 const UNKNOWN_COMMAND = () => new MiError(NOT_FOUND, "unknown MI command");
+
+/**
+ * Answers about a named command: synchronously for one the registry has,
+ * after a look by the module that may learn it otherwise (Registry.lookup).
+ */
+function withCommand<T>(registry: Registry, name: string, answer: (cmd: Command) => T) {
+  const found = registry.lookup(name);
+  const known = (cmd: Command | undefined) => {
+    if (cmd === undefined) throw UNKNOWN_COMMAND();
+    return answer(cmd);
+  };
+  return found instanceof Promise ? found.then(known) : known(found);
+}
 
 export function statisticsModule(env: CoreEnv): MiModule {
   const { stats } = env;
@@ -178,9 +191,11 @@ export function coreModule(env: CoreEnv): MiModule {
         recipes: [[], ["command"]],
         handler: (p) => {
           if (!p.has("command")) return registry.names();
-          const cmd = registry.get(p.str("command"));
-          if (!cmd) throw UNKNOWN_COMMAND();
-          return cmd.recipes.map((r) => [...r]);
+          return withCommand(
+            registry,
+            p.str("command"),
+            (cmd) => cmd.describe ? cmd.describe.recipes() : cmd.recipes.map((r) => [...r]),
+          );
         },
       },
       {
@@ -189,9 +204,18 @@ export function coreModule(env: CoreEnv): MiModule {
         recipes: [[], ["mi_cmd"]],
         handler: (p) => {
           if (!p.has("mi_cmd")) return "Usage: help mi_cmd - returns information about 'mi_cmd'";
-          const cmd = registry.get(p.str("mi_cmd"));
-          if (!cmd) throw UNKNOWN_COMMAND();
-          return { Help: cmd.help || "not available for this command", "Exported by": cmd.module };
+          const answer = (cmd: Command, help: string) => ({
+            Help: help || "not available for this command",
+            "Exported by": cmd.module,
+          });
+          return withCommand(
+            registry,
+            p.str("mi_cmd"),
+            (cmd) =>
+              cmd.describe
+                ? cmd.describe.help().then((h) => answer(cmd, h))
+                : answer(cmd, cmd.help),
+          );
         },
       },
       {

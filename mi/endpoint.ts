@@ -27,6 +27,7 @@ import {
   INTERNAL_ERROR,
   INVALID_REQUEST,
   isDecodeError,
+  JsonText,
   METHOD_NOT_FOUND,
   MiError,
   miErrorReply,
@@ -36,7 +37,7 @@ import {
   resultReply,
   SERVER_ERROR,
 } from "./jsonrpc.ts";
-import { matchRecipe, type Params } from "./params.ts";
+import { matchRecipe, NO_PARAMS, type Params } from "./params.ts";
 import type { Command, RequestContext } from "./registry.ts";
 import type { Counter } from "./stats.ts";
 import type { CoreShared, MaybePromise, MiLimits, Reply } from "./core.ts";
@@ -292,12 +293,23 @@ export class Endpoint {
 
   /** Runs one decoded request through its command. */
   #dispatch(req: MiRequest, ctx: RequestContext): MaybePromise<Reply> {
+    const found = this.#core.registry.lookup(req.method);
+    if (found === undefined) return this.#fail(req, METHOD_NOT_FOUND, "Method not found");
+    if (!(found instanceof Promise)) return this.#run(req, found, ctx);
+    // A module whose commands change is looking whether it has this one now.
+    if (ctx instanceof RequestScope) ctx.pin();
+    return found.then((cmd) =>
+      cmd === undefined
+        ? this.#fail(req, METHOD_NOT_FOUND, "Method not found")
+        : this.#run(req, cmd, ctx)
+    );
+  }
+
+  #run(req: MiRequest, cmd: Command, ctx: RequestContext): MaybePromise<Reply> {
     const core = this.#core;
-    const cmd = core.registry.get(req.method);
-    if (cmd === undefined) return this.#fail(req, METHOD_NOT_FOUND, "Method not found");
     let params: Params;
     try {
-      params = matchRecipe(cmd.recipes, req.params, cmd.namedOnly);
+      params = cmd.anyParams ? NO_PARAMS : matchRecipe(cmd.recipes, req.params, cmd.namedOnly);
     } catch (e) {
       return this.#failed(req, cmd, e);
     }
@@ -310,7 +322,7 @@ export class Endpoint {
     if (core.audit !== undefined && isMutating(cmd, params)) core.audit(req, ctx);
     let r: unknown;
     try {
-      r = cmd.handler(params, ctx);
+      r = cmd.handler(params, ctx, req);
     } catch (e) {
       return this.#failed(req, cmd, e);
     }
@@ -342,17 +354,21 @@ export class Endpoint {
     }
     if (req.idText === undefined) return null;
     let json: string;
-    try {
-      json = JSON.stringify(result);
-    } catch (e) {
-      return this.#failed(req, cmd, e);
+    if (result instanceof JsonText) {
+      json = result.text;
+    } else {
+      try {
+        json = JSON.stringify(result);
+      } catch (e) {
+        return this.#failed(req, cmd, e);
+      }
     }
     return resultReply(json, req.idText);
   }
 
   #failed(req: MiRequest, cmd: Command, e: unknown): Reply {
     cmd.errors.inc();
-    if (e instanceof MiError) return this.#fail(req, e.code, e.message, e.data);
+    if (e instanceof MiError) return this.#failWith(req, e);
     this.#core.counters.internalErrors.inc();
     const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
     this.#log.error(`command '${cmd.name}' failed: ${detail}`);
@@ -361,9 +377,13 @@ export class Endpoint {
 
   /** A JSON-RPC error for a dispatched request; null for notifications. */
   #fail(req: MiRequest, code: number, message: string, data?: string): Reply {
+    return this.#failWith(req, new MiError(code, message, data));
+  }
+
+  #failWith(req: MiRequest, e: MiError): Reply {
     this.#countError();
     if (req.idText === undefined) return null;
-    return miErrorReply(new MiError(code, message, data), req.idText);
+    return miErrorReply(e, req.idText);
   }
 
   /** Why this listener refuses the command, or undefined. */

@@ -32,9 +32,9 @@ export interface MiOptions {
 export function createMi(opts: MiOptions = {}): MiInstance {
   const log = opts.log ?? new Log(opts.logLevel ?? L_INFO);
   const stats = new StatsRegistry();
-  const registry = new Registry(stats);
   const tasks = new Tasks(log);
   const attendant = tasks.add("attendant");
+  const registry = new Registry(stats, attendant.log);
   const core = new MiCore(registry, stats, attendant.log, opts.limits);
   const startedAt = new Date();
   const mi: MiInstance = { core, registry, stats, tasks, log, attendant, startedAt };

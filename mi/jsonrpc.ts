@@ -36,11 +36,26 @@ export const MESSAGES: Readonly<Record<number, string>> = {
 export class MiError extends Error {
   readonly code: number;
   readonly data: string | undefined;
-  constructor(code: number, message?: string, data?: string) {
+  /** The error object as JSON text to send verbatim (a relayed error), when set. */
+  readonly json: string | undefined;
+  constructor(code: number, message?: string, data?: string, json?: string) {
     super(message ?? MESSAGES[code] ?? "Server error");
     this.name = "MiError";
     this.code = code;
     this.data = data;
+    this.json = json;
+  }
+}
+
+/**
+ * A result that is JSON text already (a relayed reply's `result`): the core
+ * sends it as it is instead of serialising a value, so its bytes are kept.
+ * The text must be one valid, compact JSON value.
+ */
+export class JsonText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
   }
 }
 
@@ -105,6 +120,7 @@ export function errorReply(
 }
 
 export function miErrorReply(e: MiError, idText: string): string {
+  if (e.json !== undefined) return HEAD + '"error":' + e.json + ',"id":' + idText + "}";
   return errorReply(e.code, e.message, e.data, idText);
 }
 

@@ -33,7 +33,7 @@ export interface DaemonOptions {
 }
 
 export async function runDaemon(o: DaemonOptions): Promise<number> {
-  const { mi, tuning } = buildApp(o.config, { argv: o.argv });
+  const { mi, tuning, relay } = buildApp(o.config, { argv: o.argv });
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
@@ -86,6 +86,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     status("recovering the tuning state");
     await tuning.start();
     status("starting listeners");
+    // The upstreams' command lists are fetched while the listeners start, and
+    // are there before the startup calls run (each fetch within its timeout).
+    const fetched = relay.start();
     try {
       await daemon.start();
     } catch (e) {
@@ -95,6 +98,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       return EXIT_FAIL;
     }
 
+    await fetched;
     const calls = o.config.startup;
     if (calls.length > 0) status(`running ${calls.length} startup calls`);
     const exitOnFailure = o.config.startup_failure === "exit";
@@ -122,6 +126,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       config: o.config,
       source: o.source,
       auditor,
+      relay,
       onBegin: () => {
         state.phase = "reloading";
         notifier.send({ ...reloadingFields(), STATUS: "reloading the configuration" });
@@ -149,6 +154,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     log.notice("sipmi stopped");
     return EXIT_OK;
   } finally {
+    relay.stop();
     await tuning.stop();
     watchdog?.stop();
     notifier.close();

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import { errText } from "../sys/log.ts";
+import type { Relay, UpstreamState } from "../upstream/relay.ts";
 import type { Auditor } from "./audit.ts";
 import { type Daemon, plannedListeners, ReloadError } from "./daemon.ts";
 
@@ -32,6 +33,8 @@ export interface ReloadResult {
   after_reply: string[];
   /** Why it failed (config errors, a listener that cannot start). */
   errors: string[];
+  /** Each upstream after its command list was fetched again (an unreachable one is no failure). */
+  upstreams: UpstreamState[];
 }
 
 /** Config keys (dotted, arrays indexed) whose values differ. */
@@ -61,6 +64,8 @@ export interface ReloaderOptions {
   config: Config;
   source: string | null;
   auditor: Auditor;
+  /** Takes the new `upstream` list and fetches every list again. */
+  relay: Relay;
   /** Told when a reload begins and when it has ended (deferred part included). */
   onBegin?: () => void;
   onEnd?: (r: ReloadResult) => void;
@@ -133,6 +138,7 @@ export class Reloader {
       needs_restart: [],
       after_reply: [],
       errors: [],
+      upstreams: [],
     };
     const finish = (): ReloadResult => {
       r.at = new Date().toISOString();
@@ -192,6 +198,9 @@ export class Reloader {
     this.#config = next.config;
     this.#source = next.source;
     this.#o.auditor.configure(next.config);
+    // Upstreams: the new list, and every command list fetched again.
+    this.#o.relay.configure(next.config.upstream);
+    r.upstreams = await this.#o.relay.refreshAll();
     Object.assign(r, {
       ok: true,
       started: applied.started,

@@ -4,6 +4,8 @@
 // - mi/ imports transports/, tuning/, cli/ or service/ (anything above it);
 // - sys/ or config/ import anything above them;
 // - transports/ and tuning/ import each other;
+// - upstream/ (the relay) imports anything but transports/, mi/, config/ and
+//   sys/, or tuning/ imports it;
 // - Deno.dlopen, or a read of /proc or /sys by a file API, appears outside sys/
 //   (tuning code reads them through sys/hostfs.ts, which takes such paths).
 //
@@ -21,9 +23,15 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   mi: ["config", "sys"],
   // The web faces are clients of the MI core; the daemon mounts them on the HTTP listener.
   web: ["mi", "config", "sys"],
+  upstream: ["transports", "mi", "config", "sys"],
 };
 /** Pairs that must never import each other, in either direction. */
 const APART: [string, string][] = [["transports", "tuning"], ["transports", "web"]];
+/** Folders that must never import another (the relay sits above the transports it uses). */
+const NEVER: Record<string, readonly string[]> = {
+  transports: ["upstream"],
+  tuning: ["upstream"],
+};
 /** Where FFI and direct /proc, /sys reads may live. */
 const HOST_ACCESS = "sys";
 
@@ -72,6 +80,9 @@ export function problemsOf(path: string, src: string): string[] {
       problems.push(
         `${path} imports ${target}: ${from}/ may import only ${allowed.join(", ") || "itself"}`,
       );
+    }
+    if (NEVER[from]?.includes(to)) {
+      problems.push(`${path} imports ${target}: ${from}/ never imports ${to}/`);
     }
     for (const [a, b] of APART) {
       if ((from === a && to === b) || (from === b && to === a)) {
@@ -126,7 +137,9 @@ Deno.test("layering: the checks catch what they are meant to", () => {
     ["mi/x.ts", 'const m = await import("../tuning/module.ts");', /mi\/ may import only/],
     ["mi/x.ts", "import {\n  a,\n  b,\n} from '../tuning/irq.ts';", /mi\/ may import only/],
     ["sys/x.ts", 'import { MiCore } from "../mi/core.ts";', /sys\/ may import only itself/],
-    ["transports/x.ts", 'import { cpus } from "../tuning/cpus.ts";', /never import each other/],
+    ["transports/x.ts", 'import { Relay } from "../upstream/relay.ts";', /never imports upstream/],
+    ["tuning/x.ts", 'import { Relay } from "../upstream/relay.ts";', /never imports upstream/],
+    ["upstream/x.ts", 'import { Daemon } from "../service/daemon.ts";', /may import only/],
     [
       "tuning/x.ts",
       'import { udpCall } from "../transports/client.ts";',
@@ -149,6 +162,7 @@ Deno.test("layering: the checks catch what they are meant to", () => {
     ["tuning/x.ts", 'const t = await fs.readTextIfExists("/proc/interrupts");'],
     ["sys/libc.ts", 'lib ??= Deno.dlopen("libc.so.6", SYMBOLS);'],
     ["service/x.ts", 'import { FifoListener } from "../transports/fifo.ts";'],
+    ["upstream/x.ts", 'import { udpCall } from "../transports/client.ts";'],
   ];
   for (const [path, src] of fine) assert.deepEqual(problemsOf(path, src), [], `${path}: ${src}`);
 });

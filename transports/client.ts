@@ -1,8 +1,10 @@
-// The client side of the MI transports, used by `sipmi mi`: one request
-// text out, the reply text back. The framing is OpenSIPS's, so these work
-// against a real OpenSIPS too. Every call is bounded by a timeout (and an
-// optional abort signal) and removes whatever it created — its reply FIFO,
-// its socket and temp dir — also on error, timeout and abort.
+// The client side of the MI transports, used by `sipmi mi`, `tune --via` and
+// the upstream relay: one request text out, the reply text back. The framing
+// is OpenSIPS's, so these work against a real OpenSIPS too; the FIFO also
+// speaks Kamailio's (the reply FIFO named inside the JSON). Every call is
+// bounded by a timeout (and an optional abort signal) and removes whatever it
+// created — its reply FIFO, its socket and temp dir — also on error, timeout
+// and abort.
 //
 // Failures to reach or hear the server throw TransportError; what the
 // server answers (a result or a JSON-RPC error) is returned as is.
@@ -67,9 +69,47 @@ async function bounded<T>(
 
 // ------------------------------------------------------------------ FIFO
 
+/**
+ * How a FIFO request names its reply FIFO: OpenSIPS's `:name:{json}`, or
+ * Kamailio jsonrpcs's `"reply_name"` member in the JSON object.
+ */
+export type FifoFraming = "opensips" | "kamailio";
+
 export interface FifoCallOptions extends CallOptions {
   /** The server's reply_dir: the request carries only a name inside it. */
   replyDir: string;
+  /** Default `opensips`. */
+  framing?: FifoFraming;
+}
+
+/**
+ * Kamailio reads its FIFO into an 8 KiB buffer (JSONRPC_BUF_IN_SIZE); a
+ * longer request is cut and the rest read as the next one.
+ */
+const KAMAILIO_FIFO_MAX = 8191;
+
+/**
+ * A request in Kamailio's FIFO framing. Kamailio finds the end of the JSON by
+ * counting braces outside strings, and takes a `"` after a backslash for an
+ * escaped quote, so a string ending in an escaped backslash (`"a\\"`) would
+ * never end: backslashes go as `\u005c`, which means the same. `request`
+ * is compact JSON text from JSON.stringify, where every `\\` is one escape.
+ */
+function kamailioFraming(request: string, name: string): string {
+  const body = request.trimEnd();
+  if (!body.startsWith("{") || !body.endsWith("}")) {
+    throw new TransportError("Kamailio's FIFO takes one JSON object per request");
+  }
+  const inner = body.slice(1, -1).trim();
+  const text = `{${inner}${inner === "" ? "" : ","}"reply_name":"${name}"}`
+    .replaceAll("\\\\", "\\u005c");
+  const size = encoder.encode(text).length;
+  if (size > KAMAILIO_FIFO_MAX) {
+    throw new TransportError(
+      `request of ${size} bytes is longer than Kamailio's FIFO reads (${KAMAILIO_FIFO_MAX} bytes); use its UDP or HTTP transport`,
+    );
+  }
+  return text + "\n";
 }
 
 /**
@@ -98,10 +138,15 @@ export async function fifoCall(
   }
   const name = `sipmi_mi_reply_${Deno.pid}_${randomHex(8)}`;
   const path = `${opts.replyDir.replace(/\/+$/, "")}/${name}`;
+  const framed = opts.framing === "kamailio"
+    ? kamailioFraming(request, name)
+    : `:${name}:${request}\n`;
   try {
     mkfifo(path, 0o600);
     const euid = geteuid();
     Deno.chmodSync(path, euid === 0 || euid === serverUid ? 0o600 : 0o622);
+    // As root, the FIFO goes to the server's user, who has to open it for writing.
+    if (euid === 0 && serverUid !== 0) Deno.chownSync(path, serverUid, null);
   } catch (e) {
     throw new TransportError(`cannot create the reply FIFO ${path}: ${errText(e)}`);
   }
@@ -116,7 +161,7 @@ export async function fifoCall(
     const rfd = fd;
     let cancelled = false;
     return await bounded(opts, () => cancelled = true, async () => {
-      sendToFifo(server, encoder.encode(`:${name}:${request}\n`));
+      await sendToFifo(server, encoder.encode(framed), () => cancelled);
       const chunks: Uint8Array[] = [];
       const buf = new Uint8Array(64 * 1024);
       let delay = 0;
@@ -152,8 +197,31 @@ export async function fifoCall(
   }
 }
 
-/** Writes one request into the server FIFO without blocking on a dead server. */
-function sendToFifo(server: string, bytes: Uint8Array): void {
+/**
+ * Writes one request into the server FIFO without blocking on a dead or
+ * stalled server: a full pipe is waited out on timers until `cancelled`
+ * (the call's deadline). Requests of one process to one FIFO are written
+ * one after another, so the pieces of a long one are never mixed.
+ */
+function sendToFifo(server: string, bytes: Uint8Array, cancelled: () => boolean): Promise<void> {
+  const prev = writing.get(server) ?? Promise.resolve();
+  const mine = prev.then(() => writeToFifo(server, bytes, cancelled));
+  const settled = mine.then(() => {}, () => {});
+  writing.set(server, settled);
+  void settled.then(() => {
+    if (writing.get(server) === settled) writing.delete(server);
+  });
+  return mine;
+}
+
+const writing = new Map<string, Promise<void>>();
+
+async function writeToFifo(
+  server: string,
+  bytes: Uint8Array,
+  cancelled: () => boolean,
+): Promise<void> {
+  if (cancelled()) throw new TransportError("cancelled");
   let fd: number;
   try {
     fd = openSync(server, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -165,26 +233,27 @@ function sendToFifo(server: string, bytes: Uint8Array): void {
   }
   try {
     // Pieces of PIPE_BUF are atomic: a request that fits is never mixed
-    // with another client's. A full pipe is waited out (bounded).
-    let off = 0, spins = 0;
+    // with another client's. A full pipe (the server stopped reading) is
+    // waited out on timers, never by blocking the event loop.
+    let off = 0, delay = 1;
     while (off < bytes.length) {
       try {
         off += writeSync(fd, bytes, off, Math.min(PIPE_BUF, bytes.length - off));
-        spins = 0;
+        delay = 1;
       } catch (e) {
-        if (errorCode(e) !== "EAGAIN" || ++spins > 2000) {
+        if (errorCode(e) !== "EAGAIN") {
           throw new TransportError(`cannot write to ${server}: ${errText(e)}`);
         }
-        sleepSync(1);
+        if (cancelled()) {
+          throw new TransportError(`${server} is full: its reader does not read`);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 20);
       }
     }
   } finally {
     closeSync(fd);
   }
-}
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -212,43 +281,96 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\./.test(host);
 }
 
+/**
+ * UDP sockets kept open between calls to one server (the upstream relay),
+ * so a call does not pay for opening and closing one: a call takes an idle
+ * socket or opens one, and gives it back only after a clean reply (a socket
+ * whose call failed or timed out is closed, so a late reply never meets the
+ * next call).
+ */
+export class UdpSockets {
+  readonly #idle: Deno.DatagramConn[] = [];
+  readonly #buffers = new WeakMap<Deno.DatagramConn, Uint8Array>();
+  #closed = false;
+
+  /** Most sockets kept idle; more are closed as they come back. */
+  constructor(readonly maxIdle = 16) {}
+
+  take(): Deno.DatagramConn | undefined {
+    return this.#idle.pop();
+  }
+
+  /** The receive buffer of a socket of this pool (kept with it: 64 kB is not free to allocate). */
+  buffer(conn: Deno.DatagramConn): Uint8Array {
+    let b = this.#buffers.get(conn);
+    if (b === undefined) this.#buffers.set(conn, b = new Uint8Array(UDP_MAX_PAYLOAD + 1));
+    return b;
+  }
+
+  give(conn: Deno.DatagramConn): void {
+    if (this.#closed || this.#idle.length >= this.maxIdle) closeQuietly(conn);
+    else this.#idle.push(conn);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#idle.splice(0)) closeQuietly(c);
+  }
+}
+
+function closeQuietly(conn: Deno.DatagramConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already (by a timeout).
+  }
+}
+
+export interface UdpCallOptions extends CallOptions {
+  /** Reuse sockets between calls (see UdpSockets). */
+  sockets?: UdpSockets;
+}
+
 /** One request over UDP; the reply is the first datagram from the server's port. */
 export async function udpCall(
   host: string,
   port: number,
   request: string,
-  opts: CallOptions,
+  opts: UdpCallOptions,
 ): Promise<string> {
   const bytes = encoder.encode(request);
   checkUdpSize(bytes);
   const v6 = host.includes(":");
   const target = host === "localhost" ? "127.0.0.1" : host;
   const bindHost = isLoopback(host) ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0");
-  let conn: Deno.DatagramConn;
-  try {
-    conn = Deno.listenDatagram({ transport: "udp", hostname: bindHost, port: 0 });
-  } catch (e) {
-    throw new TransportError(`cannot open a UDP socket: ${errText(e)}`);
+  let conn = opts.sockets?.take();
+  if (conn === undefined) {
+    try {
+      conn = Deno.listenDatagram({ transport: "udp", hostname: bindHost, port: 0 });
+    } catch (e) {
+      throw new TransportError(`cannot open a UDP socket: ${errText(e)}`);
+    }
   }
+  const c = conn;
+  let clean = false;
   try {
-    return await bounded(opts, () => conn.close(), async () => {
+    const reply = await bounded(opts, () => closeQuietly(c), async () => {
       try {
-        await conn.send(bytes, { transport: "udp", hostname: target, port });
+        await c.send(bytes, { transport: "udp", hostname: target, port });
       } catch (e) {
         throw new TransportError(`cannot send: ${errText(e)}`);
       }
-      const buf = new Uint8Array(UDP_MAX_PAYLOAD + 1);
+      const buf = opts.sockets?.buffer(c) ?? new Uint8Array(UDP_MAX_PAYLOAD + 1);
       while (true) {
-        const [data, from] = await conn.receive(buf);
+        const [data, from] = await c.receive(buf);
         if (from.transport === "udp" && from.port === port) return decoder.decode(data);
       }
     });
+    clean = true;
+    return reply;
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // Closed by the timeout.
-    }
+    if (clean && opts.sockets) opts.sockets.give(c);
+    else closeQuietly(c);
   }
 }
 
@@ -298,8 +420,45 @@ export async function unixCall(path: string, request: string, opts: CallOptions)
 
 // ------------------------------------------------------------------ HTTP
 
+function isJsonRpcReply(text: string): boolean {
+  try {
+    const r = JSON.parse(text);
+    return r !== null && typeof r === "object" && r.jsonrpc === "2.0" &&
+      ("result" in r || "error" in r);
+  } catch {
+    return false;
+  }
+}
+
+/** The body if it ends within a moment, else what is there then (the rest is dropped). */
+async function bodyPromptly(res: Response, ctl: AbortController): Promise<string> {
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), 200);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+  } catch {
+    // Cancelled or cut off: keep what came.
+  } finally {
+    clearTimeout(timer);
+    if (ctl.signal.aborted) chunks.length = 0;
+  }
+  return decoder.decode(concat(chunks));
+}
+
 export interface HttpCallOptions extends CallOptions {
   token?: string;
+  /**
+   * The server answers JSON-RPC errors with an HTTP error status and the
+   * reply as the body (Kamailio's xhttp: 400, 500): return such a body as the
+   * reply instead of failing.
+   */
+  repliesOnErrorStatus?: boolean;
 }
 
 /** One request over HTTP POST; any status but 200 is a transport failure. */
@@ -321,8 +480,11 @@ export async function httpCall(
       const cause = (e as { cause?: unknown }).cause;
       throw new TransportError(`cannot reach the server: ${errText(cause ?? e)}`);
     }
-    const text = await res.text();
-    if (res.status === 200) return text;
+    if (res.status === 200) return await res.text();
+    // OpenSIPS sends its error statuses chunked without the last chunk: the
+    // status says enough, the body is read only while it comes promptly.
+    const text = await bodyPromptly(res, ctl);
+    if (opts.repliesOnErrorStatus && isJsonRpcReply(text)) return text;
     let detail = text.trim().slice(0, 500);
     try {
       const j = JSON.parse(text) as { error?: { message?: string; data?: string } };
@@ -332,4 +494,44 @@ export async function httpCall(
     }
     throw new TransportError(`HTTP ${res.status} ${res.statusText}${detail ? `: ${detail}` : ""}`);
   });
+}
+
+// ------------------------------------------------------------------ targets
+
+/** One MI server to call, with what each transport needs besides the address. */
+export type Target =
+  | { kind: "fifo"; path: string; replyDir: string; framing?: FifoFraming }
+  | { kind: "udp"; host: string; port: number; sockets?: UdpSockets }
+  | { kind: "unix"; path: string }
+  | { kind: "http"; url: string; token: string; repliesOnErrorStatus?: boolean };
+
+/** Sends one request text; resolves with the reply text or throws TransportError. */
+export function callTarget(t: Target, request: string, opts: CallOptions): Promise<string> {
+  switch (t.kind) {
+    case "fifo":
+      return fifoCall(t.path, request, { ...opts, replyDir: t.replyDir, framing: t.framing });
+    case "udp":
+      return udpCall(t.host, t.port, request, { ...opts, sockets: t.sockets });
+    case "unix":
+      return unixCall(t.path, request, opts);
+    case "http":
+      return httpCall(t.url, request, {
+        ...opts,
+        token: t.token,
+        repliesOnErrorStatus: t.repliesOnErrorStatus,
+      });
+  }
+}
+
+export function describeTarget(t: Target): string {
+  switch (t.kind) {
+    case "fifo":
+      return `fifo:${t.path}`;
+    case "udp":
+      return `udp:${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`;
+    case "unix":
+      return `unix:${t.path}`;
+    case "http":
+      return t.url;
+  }
 }

@@ -61,9 +61,9 @@ export function toMiError(e: unknown): unknown {
 }
 
 function guard(handler: CommandSpec["handler"]): CommandSpec["handler"] {
-  return async (p, ctx) => {
+  return async (p, ctx, req) => {
     try {
-      return await handler(p, ctx);
+      return await handler(p, ctx, req);
     } catch (e) {
       throw toMiError(e);
     }
