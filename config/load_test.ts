@@ -88,6 +88,17 @@ Deno.test("value checks: modes, paths, roots, listen addresses, duplicates, top 
     problems('{"startup":[{"method":""}]}')[0],
     /'startup\[0\]' method must be a non-empty string/,
   );
+  // Command lists are names or prefixes, matched in linear time (sys/pattern.ts).
+  assert.match(
+    problems('{"http":{"commands":{"deny":["(a+)+$"]}}}')[0],
+    /'http.commands.deny\[0\]' '\(a\+\)\+\$' is not a command name or a prefix ending in '\*'/,
+  );
+  assert.match(
+    problems(
+      '{"datagram":{"listen":[{"address":"udp:127.0.0.1:1","commands":{"allow":["x*y"]}}]}}',
+    )[0],
+    /commands.allow: 'x\*y' is not a command name or a prefix ending in '\*'/,
+  );
 });
 
 Deno.test("a non-loopback HTTP listener needs a token", () => {

@@ -4,6 +4,7 @@
 // "Defaults"). Keys that a later release will read are accepted already and
 // marked `notYetUsed`, so `sipmi config print` can say so.
 
+import { namePatternProblem } from "../sys/pattern.ts";
 import { bool, custom, type Infer, int, list, notYetUsed, obj, str } from "./spec.ts";
 
 const MODE = /^0?[0-7]{3}$/;
@@ -53,11 +54,14 @@ export function parseDatagramAddress(s: string): DatagramAddress | undefined {
   return undefined;
 }
 
+/** A command name or a prefix ending in `*` (sys/pattern.ts matches them). */
+const commandName = () => str("", namePatternProblem, "a command name or a prefix ending in '*'");
+
 const policySpec = obj({
   /** Only these commands (names, or prefixes ending in `*`); empty = all. */
-  allow: list(str(""), []),
+  allow: list(commandName(), []),
   /** Never these commands. */
-  deny: list(str(""), []),
+  deny: list(commandName(), []),
   /** Refuse every command that changes state. */
   read_only: bool(false),
 });
@@ -79,6 +83,12 @@ function parsePolicy(v: unknown): PolicyConfig | string {
     x === undefined || (Array.isArray(x) && x.every((s) => typeof s === "string"));
   if (!strs(o.allow) || !strs(o.deny)) {
     return "commands.allow and commands.deny must be arrays of strings";
+  }
+  for (const key of ["allow", "deny"] as const) {
+    for (const entry of (o[key] as string[] | undefined) ?? []) {
+      const problem = namePatternProblem(entry);
+      if (problem !== undefined) return `commands.${key}: ${problem}`;
+    }
   }
   if (o.read_only !== undefined && typeof o.read_only !== "boolean") {
     return "commands.read_only must be true or false";

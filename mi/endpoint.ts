@@ -41,6 +41,7 @@ import type { Command, RequestContext } from "./registry.ts";
 import type { Counter } from "./stats.ts";
 import type { CoreShared, MaybePromise, MiLimits, Reply } from "./core.ts";
 import type { Logger } from "../sys/log.ts";
+import { nameListMatcher } from "../sys/pattern.ts";
 
 /** Which commands a listener may run. Names may end in `*` (prefix match). */
 export interface CommandPolicy {
@@ -165,8 +166,9 @@ export class Endpoint {
     this.#replies = core.stats.counter("mi", `${t}_replies`);
     this.#log = log ?? core.log;
     this.#limitName = limitName ?? "mi.max_request_bytes";
-    this.#allow = this.#policy.allow?.length ? matcher(this.#policy.allow) : undefined;
-    this.#deny = this.#policy.deny?.length ? matcher(this.#policy.deny) : undefined;
+    // The config refused bad entries already; nameListMatcher throws on one that slipped through.
+    this.#allow = this.#policy.allow?.length ? nameListMatcher(this.#policy.allow) : undefined;
+    this.#deny = this.#policy.deny?.length ? nameListMatcher(this.#policy.deny) : undefined;
   }
 
   // ------------------------------------------------------- the transport API
@@ -382,10 +384,4 @@ export class Endpoint {
 
 function isMutating(cmd: Command, params: Params): boolean {
   return typeof cmd.mutating === "function" ? cmd.mutating(params) : cmd.mutating === true;
-}
-
-function matcher(patterns: readonly string[]): (name: string) => boolean {
-  const exact = new Set(patterns.filter((p) => !p.endsWith("*")));
-  const prefixes = patterns.filter((p) => p.endsWith("*")).map((p) => p.slice(0, -1));
-  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
 }
