@@ -182,6 +182,13 @@ export const configSpec = obj({
      * answered -32700 once no byte has arrived for this long.
      */
     partial_timeout_ms: int(300, 10, 60000),
+    /**
+     * Most requests waiting for their client to open its reply FIFO; when
+     * full, the one that waited longest is given up for the new one.
+     */
+    max_pending: int(1024, 1, 100000),
+    /** Most bytes of request text those waiting requests may hold. */
+    max_pending_bytes: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     commands: policySpec,
   }),
   datagram: obj({
@@ -208,6 +215,18 @@ export const configSpec = obj({
     xmlrpc_root: notYetUsed(str("RPC2", checkRoot), "XML-RPC"),
     metrics_path: notYetUsed(str("/metrics", checkPath), "the Prometheus endpoint"),
     body_limit: int(1024 * 1024, 256, 64 * 1024 * 1024),
+    /**
+     * Most connections at once; above it the ones doing least are closed
+     * (never answered first, then the longest idle). Lowered at start to
+     * fit the open-file limit.
+     */
+    max_connections: int(256, 1, 100000),
+    /** A request's headers must be complete within this long, or the connection is closed. */
+    header_timeout_ms: int(10000, 100, 600000),
+    /** A request's body must be complete within this long after its headers, or the connection is closed. */
+    body_timeout_ms: int(30000, 100, 600000),
+    /** A connection with nothing sent or received for this long is closed. */
+    idle_timeout_ms: int(60000, 100, 3600000),
     auth: obj({
       /** Bearer token; required when `listen` is not a loopback address. */
       token: str(""),

@@ -10,8 +10,9 @@ import { InFlight } from "./in_flight.ts";
 import type { MiRequest } from "./jsonrpc.ts";
 import type { Registry, RequestContext } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
+import { Turns } from "./turns.ts";
 
-export type { CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
+export type { ClientState, CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
 export { Endpoint, reusingPeerText } from "./endpoint.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -39,6 +40,8 @@ export const DEFAULT_LIMITS: Readonly<MiLimits> = {
 /** The core's own statistics (`mi:` group); the per-transport ones belong to each Endpoint. */
 export interface CoreCounters {
   requests: Counter;
+  /** Batch members not run because the client had gone. */
+  abandoned: Counter;
   errors: Counter;
   replies: Counter;
   parseErrors: Counter;
@@ -68,6 +71,8 @@ export interface CoreShared {
   readonly commands: InFlight;
   /** See MiCore.audit. */
   audit: AuditHook | undefined;
+  /** Turns on the event loop for batches that run long (mi/turns.ts). */
+  readonly turns: Turns;
 }
 
 export class MiCore {
@@ -93,8 +98,10 @@ export class MiCore {
       log,
       commands,
       audit: undefined,
+      turns: new Turns(),
       counters: {
         requests: stats.counter("mi", "requests"),
+        abandoned: stats.counter("mi", "abandoned_requests"),
         errors: stats.counter("mi", "errors"),
         replies: stats.counter("mi", "replies"),
         parseErrors: stats.counter("mi", "parse_errors"),
