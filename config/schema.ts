@@ -160,6 +160,11 @@ export const configSpec = obj({
     max_batch: int(256, 1, 100000),
     max_concurrent: int(256, 1, 100000),
     /**
+     * Batches running at once; more wait for a slot (and are dropped there
+     * if their client leaves). Bounds the memory of the replies they build.
+     */
+    max_running_batches: int(16, 1, 10000),
+    /**
      * After answering a datagram or FIFO request, keep checking for the next
      * one this long before sleeping: a client's next request is then served
      * without a thread wake-up (about 3x the single-client rate). Bounded per

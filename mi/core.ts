@@ -10,7 +10,7 @@ import { InFlight } from "./in_flight.ts";
 import type { MiRequest } from "./jsonrpc.ts";
 import type { Registry, RequestContext } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
-import { Turns } from "./turns.ts";
+import { Slots, Turns } from "./turns.ts";
 
 export type { ClientState, CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
 export { Endpoint, reusingPeerText } from "./endpoint.ts";
@@ -28,6 +28,8 @@ export interface MiLimits {
   maxBatch: number;
   /** Most commands running at once (asynchronous ones); more get an error. */
   maxConcurrent: number;
+  /** Most batches running at once; more wait for a slot. */
+  maxRunningBatches: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<MiLimits> = {
@@ -35,6 +37,7 @@ export const DEFAULT_LIMITS: Readonly<MiLimits> = {
   maxDepth: 64,
   maxBatch: 256,
   maxConcurrent: 256,
+  maxRunningBatches: 16,
 };
 
 /** The core's own statistics (`mi:` group); the per-transport ones belong to each Endpoint. */
@@ -73,6 +76,8 @@ export interface CoreShared {
   audit: AuditHook | undefined;
   /** Turns on the event loop for batches that run long (mi/turns.ts). */
   readonly turns: Turns;
+  /** Slots for running batches (`mi.max_running_batches`). */
+  readonly batches: Slots;
 }
 
 export class MiCore {
@@ -99,6 +104,7 @@ export class MiCore {
       commands,
       audit: undefined,
       turns: new Turns(),
+      batches: new Slots(),
       counters: {
         requests: stats.counter("mi", "requests"),
         abandoned: stats.counter("mi", "abandoned_requests"),
@@ -113,6 +119,8 @@ export class MiCore {
       },
     };
     stats.computed("mi", "in_flight", () => commands.count);
+    stats.computed("mi", "batches_running", () => this.#shared.batches.running);
+    stats.computed("mi", "batches_waiting", () => this.#shared.batches.waiting);
   }
 
   /** The limits every endpoint applies; a reload replaces them (a listener's own size limit stays until it restarts). */

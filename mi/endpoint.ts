@@ -300,6 +300,21 @@ export class Endpoint {
     // the order the operator wrote it. A batch that runs long takes turns
     // with the other work on the event loop (mi/turns.ts), and stops when
     // its client has gone: each command is all or nothing, a batch is not.
+    const slots = this.#core.batches;
+    const wait = slots.acquire(this.#core.limits.maxRunningBatches);
+    if (wait !== undefined) await wait;
+    try {
+      return await this.#members(entries, ctx, still);
+    } finally {
+      slots.release();
+    }
+  }
+
+  async #members(
+    entries: Entry[],
+    ctx: RequestContext,
+    still: ClientState | undefined,
+  ): Promise<Reply> {
     const replies: Reply[] = [];
     let slice = performance.now();
     for (let i = 0; i < entries.length; i++) {

@@ -84,6 +84,7 @@ const SYMBOLS = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // A real function since glibc 2.33 (before, a macro over __fxstat): see fdFileId.
   fstat: { parameters: ["i32", "buffer"], result: "i32", optional: true },
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
@@ -655,4 +656,10 @@ export function writerPeerGone(fd: number): boolean {
   view.setInt16(4, POLLOUT, true);
   if (libc().poll_now(buf, 1n, 0) < 0) return false;
   return (view.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
+}
+
+/** glibc malloc_trim(0): true when memory was given back; false without glibc's. */
+export function mallocTrim(): boolean {
+  const trim = libc().malloc_trim;
+  return trim !== null && trim(0n) === 1;
 }
