@@ -1,6 +1,8 @@
 // The servers the benchmark compares: sipmi from this checkout, Kamailio's
-// jsonrpcs from Debian's package, and OpenSIPS when SIPMI_BENCH_OPENSIPS
-// names a binary. Each is started on loopback with a config kept in bench/.
+// jsonrpcs from Debian's package, OpenSIPS when SIPMI_BENCH_OPENSIPS names a
+// binary, and for the HTTP rows the runtime's own floor: a bare Deno.serve
+// JSON responder (bench/deno_serve.ts). Each is started on loopback with a
+// config kept in bench/.
 
 import { serverString } from "../mi/core_cmds.ts";
 
@@ -16,6 +18,8 @@ export interface RunningPeer {
   fifo: { path: string; replyDir: string; framing: FifoFraming };
   /** The unix datagram socket, where the peer has one in this setup. */
   unix?: string;
+  /** The rows it takes part in (all when absent): the Deno.serve floor has the trivial HTTP ones. */
+  rows?: readonly string[];
   /** The trivial command, a command with a multi-kilobyte reply, and one whose reply comes from memory only. */
   trivial: Record<string, unknown>;
   large: Record<string, unknown>;
@@ -288,4 +292,58 @@ export const opensipsPeer: PeerDef = {
   },
 };
 
-export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer];
+/** A bare Deno.serve JSON responder (`--checks`: plus the reads the protocol needs). */
+function bareDeno(name: string, checks: boolean): PeerDef {
+  return {
+    name,
+    unavailable: () => Promise.resolve(undefined),
+    async start(dir) {
+      const port = await freePort("tcp");
+      const log = await Deno.open(`${dir}/${name}.log`, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          `${BENCH}deno_serve.ts`,
+          String(port),
+          ...(checks ? ["--checks"] : []),
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+      const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
+      await waitFor(name, () => httpAnswers(port, "/mi", trivial));
+      return {
+        name,
+        version: `Deno ${Deno.version.deno}`,
+        pid: child.pid,
+        rows: ["http-1", "http-16"],
+        // Only HTTP rows reach this peer.
+        udp: { host: "127.0.0.1", port: 0 },
+        http: { port, path: "/mi" },
+        fifo: { path: "", replyDir: "", framing: "opensips" },
+        trivial,
+        large: trivial,
+        memory: trivial,
+        async stop() {
+          signal(child.pid, "SIGTERM");
+          await child.status;
+          await logged;
+        },
+      };
+    },
+  };
+}
+
+/** The runtime's floor for HTTP: what Deno.serve alone does with a JSON request. */
+export const denoServePeer = bareDeno("deno-serve", false);
+/** The same plus the reads the MI protocol needs of every request (method, path, two headers). */
+export const denoChecksPeer = bareDeno("deno-checks", true);
+
+export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer, denoServePeer];
