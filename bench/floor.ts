@@ -13,23 +13,6 @@ import { buildLoadgen, type LoadResult, type Row, runLoad } from "./load.ts";
 import { denoChecksPeer, denoServePeer, type RunningPeer, sipmiPeer } from "./peers.ts";
 import { cpuSeconds, processTree } from "./proc.ts";
 
-const ROWS: Row[] = [
-  {
-    id: "http-1",
-    label: "HTTP keep-alive, 1 connection",
-    kind: "http",
-    clients: 1,
-    request: "trivial",
-  },
-  {
-    id: "http-16",
-    label: "HTTP keep-alive, 16 connections",
-    kind: "http",
-    clients: 16,
-    request: "trivial",
-  },
-];
-
 interface Sample extends LoadResult {
   round: number;
   row: string;
@@ -97,7 +80,8 @@ async function round(
   });
 }
 
-export async function runFloor(seconds: number, rounds: number): Promise<void> {
+/** `rows`: the table's trivial HTTP rows (1 and 16 connections). */
+export async function runFloor(rows: Row[], seconds: number, rounds: number): Promise<void> {
   const loadgen = await buildLoadgen();
   const dir = await Deno.makeTempDir({ prefix: "sipmi-bench-floor-" });
   const running: RunningPeer[] = [];
@@ -109,7 +93,7 @@ export async function runFloor(seconds: number, rounds: number): Promise<void> {
       running.push(await def.start(peerDir));
     }
     for (let n = 1; n <= rounds; n++) {
-      for (const row of ROWS) {
+      for (const row of rows) {
         for (const r of await round(loadgen, running, row, seconds, dir)) {
           const s = { round: n, ...r };
           samples.push(s);
@@ -130,7 +114,7 @@ export async function runFloor(seconds: number, rounds: number): Promise<void> {
     "|---|---:|---:|---:|---:|---:|---:|---|",
   ];
   const worst: Record<string, number> = {};
-  for (const row of ROWS) {
+  for (const row of rows) {
     for (let round = 1; round <= rounds; round++) {
       const get = (peer: string) =>
         samples.find((s) => s.round === round && s.row === row.id && s.peer === peer)!;
@@ -156,7 +140,7 @@ export async function runFloor(seconds: number, rounds: number): Promise<void> {
   console.log(lines.join("\n"));
   console.log(
     `\nLowest sipmi / Deno.serve: ${
-      ROWS.map((r) => `${r.id} ${worst[r.id].toFixed(2)}×`).join(", ")
+      rows.map((r) => `${r.id} ${worst[r.id].toFixed(2)}×`).join(", ")
     }`,
   );
   await Deno.mkdir(`${BENCH}results`, { recursive: true });

@@ -172,6 +172,33 @@ function signal(pid: number, sig: Deno.Signal): void {
   }
 }
 
+/**
+ * A Deno child whose log goes to a file (so it never blocks on a full
+ * pipe); `stop` ends it with SIGTERM and waits for the log.
+ */
+async function spawnDeno(
+  args: string[],
+  logFile: string,
+): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const log = await Deno.open(logFile, { write: true, create: true, truncate: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+  return {
+    pid: child.pid,
+    async stop() {
+      signal(child.pid, "SIGTERM");
+      await child.status;
+      await logged;
+    },
+  };
+}
+
 export const sipmiPeer: PeerDef = {
   name: "sipmi",
   unavailable: () => Promise.resolve(undefined),
@@ -185,9 +212,8 @@ export const sipmiPeer: PeerDef = {
       http: { listen: `127.0.0.1:${httpPort}` },
     };
     await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
-    const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
+    const child = await spawnDeno(
+      [
         "run",
         "-A",
         ...await startFlags(),
@@ -196,13 +222,8 @@ export const sipmiPeer: PeerDef = {
         "--config",
         `${dir}/sipmi.jsonc`,
       ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // The log goes to a file, so the child never blocks on a full pipe.
-    const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+      `${dir}/sipmi.log`,
+    );
     const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
     await waitFor("sipmi", () => httpAnswers(httpPort, "/mi", trivial));
     return {
@@ -217,11 +238,7 @@ export const sipmiPeer: PeerDef = {
       large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
       // `all` also reads host counters from /proc live; these groups are counters in memory.
       memory: { jsonrpc: "2.0", method: "get_statistics", params: [["mi:", "core:"]], id: 1 },
-      async stop() {
-        signal(child.pid, "SIGTERM");
-        await child.status;
-        await logged;
-      },
+      stop: child.stop,
     };
   },
 };
@@ -299,24 +316,8 @@ function bareDeno(name: string, checks: boolean): PeerDef {
     unavailable: () => Promise.resolve(undefined),
     async start(dir) {
       const port = await freePort("tcp");
-      const log = await Deno.open(`${dir}/${name}.log`, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-net",
-          `${BENCH}deno_serve.ts`,
-          String(port),
-          ...(checks ? ["--checks"] : []),
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+      const args = ["run", "--allow-net", `${BENCH}deno_serve.ts`, String(port)];
+      const child = await spawnDeno(checks ? [...args, "--checks"] : args, `${dir}/${name}.log`);
       const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
       await waitFor(name, () => httpAnswers(port, "/mi", trivial));
       return {
@@ -331,11 +332,7 @@ function bareDeno(name: string, checks: boolean): PeerDef {
         trivial,
         large: trivial,
         memory: trivial,
-        async stop() {
-          signal(child.pid, "SIGTERM");
-          await child.status;
-          await logged;
-        },
+        stop: child.stop,
       };
     },
   };

@@ -262,8 +262,13 @@ if (import.meta.main) {
   if (!(seconds > 0 && seconds <= 60)) throw new Error("--seconds must be in (0, 60]");
   if (mode === "table") await runTable(seconds, values.peers?.split(","), values.rows?.split(","));
   else if (mode === "soak") await runSoak(Number(values.requests));
-  else if (mode === "floor") await runFloor(seconds, Number(values.rounds));
-  else if (mode === "attacked") await runAttacked(seconds);
+  else if (mode === "floor") {
+    await runFloor(
+      ROWS.filter((r) => r.id === "http-1" || r.id === "http-16"),
+      seconds,
+      Number(values.rounds),
+    );
+  } else if (mode === "attacked") await runAttacked(seconds);
   else if (mode === "micro") await runMicro();
   else {
     console.error(`bench: unknown mode '${mode}' (table, floor, attacked, soak, micro)`);

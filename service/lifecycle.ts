@@ -18,7 +18,7 @@ import { Reloader } from "./reload.ts";
 import { runStartup } from "./startup.ts";
 import { ServiceState } from "./status.ts";
 import { Watchdog } from "./watchdog.ts";
-import { within } from "../transports/listener.ts";
+import { WarnThrottle, within } from "../transports/listener.ts";
 import type { Logger } from "../sys/log.ts";
 import { fdLimit, raiseFdLimit } from "../sys/libc.ts";
 import { reclaim } from "../sys/memory.ts";
@@ -189,22 +189,11 @@ function keepRunning(log: Logger): void {
     if (Deno.memoryUsage().rss > base + RECLAIM_ABOVE_BYTES) reclaim().catch(() => {});
   }, RECLAIM_EVERY_MS);
   Deno.unrefTimer(memory);
-  let last = 0, suppressed = 0;
+  const throttle = new WarnThrottle(log);
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    const now = Date.now();
-    if (now - last < 1000) {
-      suppressed++;
-      return;
-    }
-    const extra = suppressed > 0 ? ` (${suppressed} more since the last report)` : "";
-    last = now;
-    suppressed = 0;
     const r = e.reason;
-    log.error(
-      `unhandled failure, sipmi runs on: ${
-        r instanceof Error ? r.stack ?? r.message : String(r)
-      }${extra}`,
-    );
+    const what = r instanceof Error ? r.stack ?? r.message : String(r);
+    throttle.error("unhandled", `unhandled failure, sipmi runs on: ${what}`);
   });
 }

@@ -573,3 +573,37 @@ Deno.test({
     await assertRecovered(d, files, "500 resets");
   },
 });
+
+Deno.test({
+  name: "hostile load: a server that dies at EMFILE is started again",
+  sanitizeResources: false,
+  async fn() {
+    // 64 descriptors: a burst of connections runs out of them before the
+    // guard's next look, and Deno.serve ends its server.
+    await using d = await startDaemon(undefined, { fdLimit: 64, production: true });
+    const files = filesOutsideReplyDir(d);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          conns.push(await Deno.connect({ hostname: "127.0.0.1", port: d.httpPort }));
+        } catch {
+          break; // refused: the server is gone for the moment
+        }
+      }
+      await sleep(300);
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // Closed by the daemon.
+        }
+      }
+    }
+    const s = await assertRecovered(d, files, "EMFILE");
+    assert.ok(s["mi:http_restarts"] >= 1, `no restart: ${JSON.stringify(s)}`);
+    assert.ok(d.lines.some((l) => l.includes("the HTTP server stopped")), d.lines.join("\n"));
+    assert.ok(d.lines.some((l) => l.includes("listening again on http://")));
+  },
+});
