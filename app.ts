@@ -46,6 +46,7 @@ export function buildApp(config: Config, opts: AppOptions = {}): App {
       maxDepth: config.mi.max_depth,
       maxBatch: config.mi.max_batch,
       maxConcurrent: config.mi.max_concurrent,
+      maxRunningBatches: config.mi.max_running_batches,
     },
     modules: (mi) => {
       const t = config.tuning;

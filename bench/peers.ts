@@ -1,6 +1,8 @@
 // The servers the benchmark compares: sipmi from this checkout, Kamailio's
-// jsonrpcs from Debian's package, and OpenSIPS when SIPMI_BENCH_OPENSIPS
-// names a binary. Each is started on loopback with a config kept in bench/.
+// jsonrpcs from Debian's package, OpenSIPS when SIPMI_BENCH_OPENSIPS names a
+// binary, and for the HTTP rows the runtime's own floor: a bare Deno.serve
+// JSON responder (bench/deno_serve.ts). Each is started on loopback with a
+// config kept in bench/.
 
 import { serverString } from "../mi/core_cmds.ts";
 
@@ -16,6 +18,8 @@ export interface RunningPeer {
   fifo: { path: string; replyDir: string; framing: FifoFraming };
   /** The unix datagram socket, where the peer has one in this setup. */
   unix?: string;
+  /** The rows it takes part in (all when absent): the Deno.serve floor has the trivial HTTP ones. */
+  rows?: readonly string[];
   /** The trivial command, a command with a multi-kilobyte reply, and one whose reply comes from memory only. */
   trivial: Record<string, unknown>;
   large: Record<string, unknown>;
@@ -171,6 +175,33 @@ function signal(pid: number, sig: Deno.Signal): void {
   }
 }
 
+/**
+ * A Deno child whose log goes to a file (so it never blocks on a full
+ * pipe); `stop` ends it with SIGTERM and waits for the log.
+ */
+async function spawnDeno(
+  args: string[],
+  logFile: string,
+): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const log = await Deno.open(logFile, { write: true, create: true, truncate: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+  return {
+    pid: child.pid,
+    async stop() {
+      signal(child.pid, "SIGTERM");
+      await child.status;
+      await logged;
+    },
+  };
+}
+
 /** Starts `sipmi serve` in `dir` on free ports, with `extra` config keys (the relay's upstream). */
 async function startSipmi(
   dir: string,
@@ -187,9 +218,8 @@ async function startSipmi(
     ...extra,
   };
   await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
-  const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  const child = await spawnDeno(
+    [
       "run",
       "-A",
       ...await startFlags(),
@@ -198,15 +228,15 @@ async function startSipmi(
       "--config",
       `${dir}/sipmi.jsonc`,
     ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // The log goes to a file, so the child never blocks on a full pipe.
-  const logged = child.stderr.pipeTo(log.writable).catch(() => {});
+    `${dir}/sipmi.log`,
+  );
   const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
-  await waitFor(name, () => httpAnswers(httpPort, "/mi", trivial));
+  try {
+    await waitFor(name, () => httpAnswers(httpPort, "/mi", trivial));
+  } catch (e) {
+    await child.stop();
+    throw e;
+  }
   return {
     name,
     version: serverString(),
@@ -219,11 +249,7 @@ async function startSipmi(
     large: { jsonrpc: "2.0", method: "get_statistics", params: [["all"]], id: 1 },
     // `all` also reads host counters from /proc live; these groups are counters in memory.
     memory: { jsonrpc: "2.0", method: "get_statistics", params: [["mi:", "core:"]], id: 1 },
-    async stop() {
-      signal(child.pid, "SIGTERM");
-      await child.status;
-      await logged;
-    },
+    stop: child.stop,
   };
 }
 
@@ -328,4 +354,44 @@ export const sipmiRelayPeer: PeerDef = {
   },
 };
 
-export const PEERS: readonly PeerDef[] = [sipmiPeer, kamailioPeer, opensipsPeer, sipmiRelayPeer];
+/** A bare Deno.serve JSON responder (`--checks`: plus the reads the protocol needs). */
+function bareDeno(name: string, checks: boolean): PeerDef {
+  return {
+    name,
+    unavailable: () => Promise.resolve(undefined),
+    async start(dir) {
+      const port = await freePort("tcp");
+      const args = ["run", "--allow-net", `${BENCH}deno_serve.ts`, String(port)];
+      const child = await spawnDeno(checks ? [...args, "--checks"] : args, `${dir}/${name}.log`);
+      const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
+      await waitFor(name, () => httpAnswers(port, "/mi", trivial));
+      return {
+        name,
+        version: `Deno ${Deno.version.deno}`,
+        pid: child.pid,
+        rows: ["http-1", "http-16"],
+        // Only HTTP rows reach this peer.
+        udp: { host: "127.0.0.1", port: 0 },
+        http: { port, path: "/mi" },
+        fifo: { path: "", replyDir: "", framing: "opensips" },
+        trivial,
+        large: trivial,
+        memory: trivial,
+        stop: child.stop,
+      };
+    },
+  };
+}
+
+/** The runtime's floor for HTTP: what Deno.serve alone does with a JSON request. */
+export const denoServePeer = bareDeno("deno-serve", false);
+/** The same plus the reads the MI protocol needs of every request (method, path, two headers). */
+export const denoChecksPeer = bareDeno("deno-checks", true);
+
+export const PEERS: readonly PeerDef[] = [
+  sipmiPeer,
+  kamailioPeer,
+  opensipsPeer,
+  sipmiRelayPeer,
+  denoServePeer,
+];

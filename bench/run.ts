@@ -2,15 +2,20 @@
 // jsonrpcs (and OpenSIPS when SIPMI_BENCH_OPENSIPS is set), same clients,
 // same machine, same run — reported as ratios because the machine is shared.
 //
-//   table  (default) every row against every peer, interleaved row by row
-//   soak   1,000,000 requests mixed over all transports against sipmi; RSS over time
-//   micro  `deno bench` of the hot paths (JSON-RPC, recipes, /proc parsing)
+//   table     (default) every row against every peer, interleaved row by row
+//             (the bare Deno.serve responder joins the trivial HTTP rows)
+//   floor     sipmi's HTTP rows against Deno.serve alone, in --rounds rounds
+//   attacked  UDP uptime latency, quiet and while HTTP is attacked
+//   soak      1,000,000 requests mixed over all transports against sipmi; RSS over time
+//   micro     `deno bench` of the hot paths (JSON-RPC, recipes, /proc parsing, patterns)
 
 import { parseArgs } from "node:util";
 import { buildLoadgen, type LoadResult, type Row, runLoad } from "./load.ts";
 import { PEERS, type RunningPeer } from "./peers.ts";
 import { cpuSeconds, memory, processTree } from "./proc.ts";
 import { runSoak } from "./soak.ts";
+import { runFloor } from "./floor.ts";
+import { runAttacked } from "./attacked.ts";
 
 const ROWS: Row[] = [
   { id: "udp-1", label: "UDP, 1 client", kind: "udp", clients: 1, request: "trivial" },
@@ -214,6 +219,7 @@ async function runTable(
       for (const peer of running) {
         const def = PEERS.find((d) => d.name === peer.name);
         if (row.peers ? !row.peers.includes(peer.name) : def?.listedRowsOnly) continue;
+        if (peer.rows && !peer.rows.includes(row.id)) continue;
         const m = await measure(loadgen, peer, row, seconds, dir);
         console.error(
           `bench: ${row.id.padEnd(12)} ${peer.name.padEnd(9)} ${
@@ -272,6 +278,7 @@ if (import.meta.main) {
       peers: { type: "string" },
       requests: { type: "string", default: "1000000" },
       rows: { type: "string" },
+      rounds: { type: "string", default: "3" },
     },
     allowPositionals: true,
   });
@@ -280,9 +287,16 @@ if (import.meta.main) {
   if (!(seconds > 0 && seconds <= 60)) throw new Error("--seconds must be in (0, 60]");
   if (mode === "table") await runTable(seconds, values.peers?.split(","), values.rows?.split(","));
   else if (mode === "soak") await runSoak(Number(values.requests));
+  else if (mode === "floor") {
+    await runFloor(
+      ROWS.filter((r) => r.id === "http-1" || r.id === "http-16"),
+      seconds,
+      Number(values.rounds),
+    );
+  } else if (mode === "attacked") await runAttacked(seconds);
   else if (mode === "micro") await runMicro();
   else {
-    console.error(`bench: unknown mode '${mode}' (table, soak, micro)`);
+    console.error(`bench: unknown mode '${mode}' (table, floor, attacked, soak, micro)`);
     Deno.exit(2);
   }
 }

@@ -88,6 +88,17 @@ Deno.test("value checks: modes, paths, roots, listen addresses, duplicates, top 
     problems('{"startup":[{"method":""}]}')[0],
     /'startup\[0\]' method must be a non-empty string/,
   );
+  // Command lists are names with '*', matched in linear time (sys/pattern.ts).
+  assert.match(
+    problems('{"http":{"commands":{"deny":["(a+)+$"]}}}')[0],
+    /'http.commands.deny\[0\]' '\(a\+\)\+\$' is not a command name or a name pattern with '\*'/,
+  );
+  assert.match(
+    problems(
+      '{"datagram":{"listen":[{"address":"udp:127.0.0.1:1","commands":{"allow":["x y*"]}}]}}',
+    )[0],
+    /commands.allow: 'x y\*' is not a command name or a name pattern with '\*'/,
+  );
 });
 
 Deno.test("upstream: defaults, every key checked, names required and unique, reply_dir for FIFOs only", () => {
@@ -116,7 +127,7 @@ Deno.test("upstream: defaults, every key checked, names required and unique, rep
       /'upstream\[0\]\.kind' must be "opensips" or "kamailio", not "asterisk"/,
       /'upstream\[0\]\.prefix' must be empty or a letter/,
       /'upstream\[0\]\.timeout_ms' must be an integer from 1 to 60000, not 0/,
-      /'upstream\[0\]\.mutating\[0\]' must be a command name or pattern/,
+      /'upstream\[0\]\.mutating\[0\]' 'dlg end' is not a command name or a name pattern/,
     ]
   ) assert.ok(bad.some((p) => want.test(p)), `${want}: ${bad.join("\n")}`);
   const cross = problems(

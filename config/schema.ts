@@ -3,6 +3,7 @@
 // router on the same host and listen on loopback only (docs/architecture.md,
 // "Defaults").
 
+import { namePatternProblem } from "../sys/pattern.ts";
 import { bool, custom, type Infer, int, list, obj, str } from "./spec.ts";
 
 const MODE = /^0?[0-7]{3}$/;
@@ -91,11 +92,14 @@ export function parseMiAddress(spec: string): { address: MiAddress } | { error: 
   return { error: `an MI address must be ${MI_ADDRESS_FORMS}, not '${spec}'` };
 }
 
+/** A command name, `*` standing for any run of characters (sys/pattern.ts matches them). */
+const commandName = () => str("", namePatternProblem, "a command name or a name pattern with '*'");
+
 const policySpec = obj({
   /** Only these commands (names, or prefixes ending in `*`); empty = all. */
-  allow: list(str(""), []),
+  allow: list(commandName(), []),
   /** Never these commands. */
-  deny: list(str(""), []),
+  deny: list(commandName(), []),
   /** Refuse every command that changes state. */
   read_only: bool(false),
 });
@@ -117,6 +121,12 @@ function parsePolicy(v: unknown): PolicyConfig | string {
     x === undefined || (Array.isArray(x) && x.every((s) => typeof s === "string"));
   if (!strs(o.allow) || !strs(o.deny)) {
     return "commands.allow and commands.deny must be arrays of strings";
+  }
+  for (const key of ["allow", "deny"] as const) {
+    for (const entry of (o[key] as string[] | undefined) ?? []) {
+      const problem = namePatternProblem(entry);
+      if (problem !== undefined) return `commands.${key}: ${problem}`;
+    }
   }
   if (o.read_only !== undefined && typeof o.read_only !== "boolean") {
     return "commands.read_only must be true or false";
@@ -157,10 +167,7 @@ const datagramListen = custom<ListenEntry>(
  * standing for any run of characters; `@default` in an upstream's
  * `mutating` list stands for the built-in list of its kind.
  */
-const checkCommandPattern = (v: string) =>
-  /^(@default|[A-Za-z0-9_.:*-]+)$/.test(v)
-    ? undefined
-    : `must be a command name or pattern (letters, digits, _ . : - and *), not "${v}"`;
+const checkCommandPattern = (v: string) => v === "@default" ? undefined : namePatternProblem(v);
 const checkUpstreamName = (v: string) =>
   /^[A-Za-z0-9_-]{1,32}$/.test(v)
     ? undefined
@@ -251,6 +258,11 @@ export const configSpec = obj({
     max_batch: int(256, 1, 100000),
     max_concurrent: int(256, 1, 100000),
     /**
+     * Batches running at once; more wait for a slot (and are dropped there
+     * if their client leaves). Bounds the memory of the replies they build.
+     */
+    max_running_batches: int(16, 1, 10000),
+    /**
      * After answering a datagram or FIFO request, keep checking for the next
      * one this long before sleeping: a client's next request is then served
      * without a thread wake-up (about 3x the single-client rate). Bounded per
@@ -273,6 +285,13 @@ export const configSpec = obj({
      * answered -32700 once no byte has arrived for this long.
      */
     partial_timeout_ms: int(300, 10, 60000),
+    /**
+     * Most requests waiting for their client to open its reply FIFO; when
+     * full, the one that waited longest is given up for the new one.
+     */
+    max_pending: int(1024, 1, 100000),
+    /** Most bytes of request text those waiting requests may hold. */
+    max_pending_bytes: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     commands: policySpec,
   }),
   datagram: obj({
@@ -299,6 +318,18 @@ export const configSpec = obj({
     xmlrpc_root: str("RPC2", checkRoot),
     metrics_path: str("/metrics", checkPath),
     body_limit: int(1024 * 1024, 256, 64 * 1024 * 1024),
+    /**
+     * Most connections at once; above it the ones doing least are closed
+     * (never answered first, then the longest idle). Lowered at start to
+     * fit the open-file limit.
+     */
+    max_connections: int(256, 1, 100000),
+    /** A request's headers must be complete within this long, or the connection is closed. */
+    header_timeout_ms: int(10000, 100, 600000),
+    /** A request's body must be complete within this long after its headers, or the connection is closed. */
+    body_timeout_ms: int(30000, 100, 600000),
+    /** A connection with nothing sent or received for this long is closed. */
+    idle_timeout_ms: int(60000, 100, 3600000),
     auth: obj({
       /** Bearer token; required when `listen` is not a loopback address. */
       token: str(""),

@@ -10,8 +10,9 @@ import { InFlight } from "./in_flight.ts";
 import type { MiRequest } from "./jsonrpc.ts";
 import type { Registry, RequestContext } from "./registry.ts";
 import type { Counter, StatsRegistry } from "./stats.ts";
+import { Slots, Turns } from "./turns.ts";
 
-export type { CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
+export type { ClientState, CommandPolicy, EndpointOptions, Outcome, PeerText } from "./endpoint.ts";
 export { Endpoint, reusingPeerText } from "./endpoint.ts";
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -27,6 +28,8 @@ export interface MiLimits {
   maxBatch: number;
   /** Most commands running at once (asynchronous ones); more get an error. */
   maxConcurrent: number;
+  /** Most batches running at once; more wait for a slot. */
+  maxRunningBatches: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<MiLimits> = {
@@ -34,11 +37,14 @@ export const DEFAULT_LIMITS: Readonly<MiLimits> = {
   maxDepth: 64,
   maxBatch: 256,
   maxConcurrent: 256,
+  maxRunningBatches: 16,
 };
 
 /** The core's own statistics (`mi:` group); the per-transport ones belong to each Endpoint. */
 export interface CoreCounters {
   requests: Counter;
+  /** Batch members not run because the client had gone. */
+  abandoned: Counter;
   errors: Counter;
   replies: Counter;
   parseErrors: Counter;
@@ -68,6 +74,10 @@ export interface CoreShared {
   readonly commands: InFlight;
   /** See MiCore.audit. */
   audit: AuditHook | undefined;
+  /** Turns on the event loop for batches that run long (mi/turns.ts). */
+  readonly turns: Turns;
+  /** Slots for running batches (`mi.max_running_batches`). */
+  readonly batches: Slots;
 }
 
 export class MiCore {
@@ -93,8 +103,11 @@ export class MiCore {
       log,
       commands,
       audit: undefined,
+      turns: new Turns(),
+      batches: new Slots(),
       counters: {
         requests: stats.counter("mi", "requests"),
+        abandoned: stats.counter("mi", "abandoned_requests"),
         errors: stats.counter("mi", "errors"),
         replies: stats.counter("mi", "replies"),
         parseErrors: stats.counter("mi", "parse_errors"),
@@ -106,6 +119,8 @@ export class MiCore {
       },
     };
     stats.computed("mi", "in_flight", () => commands.count);
+    stats.computed("mi", "batches_running", () => this.#shared.batches.running);
+    stats.computed("mi", "batches_waiting", () => this.#shared.batches.waiting);
   }
 
   /** The limits every endpoint applies; a reload replaces them (a listener's own size limit stays until it restarts). */

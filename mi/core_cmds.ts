@@ -5,6 +5,7 @@ import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";
 import type { Command, MiModule, Registry } from "./registry.ts";
 import type { StatKind, StatsRegistry } from "./stats.ts";
+import { StatsLookup } from "./stats_lookup.ts";
 import type { Tasks } from "./tasks.ts";
 import { MAX_LEVEL, MIN_LEVEL } from "../sys/log.ts";
 import { NAME, REVISION, VERSION } from "./version.ts";
@@ -69,8 +70,8 @@ export function statisticsModule(env: CoreEnv): MiModule {
         recipes: [["statistics"]],
         handler: async (p) => {
           const out: Record<string, number> = {};
-          for (const item of p.strArray("statistics")) {
-            for (const s of await stats.lookup(item)) out[`${s.group}:${s.name}`] = s.value;
+          for (const values of await StatsLookup.resolve(stats, p.strArray("statistics"))) {
+            for (const s of values) out[`${s.group}:${s.name}`] = s.value;
           }
           return out;
         },
@@ -107,13 +108,15 @@ export function statisticsModule(env: CoreEnv): MiModule {
             for (const s of await stats.all()) out[`${s.group}:${s.name}`] = kind(s.incremental);
             return out;
           }
-          for (const item of p.strArray("statistics")) {
+          const items = p.strArray("statistics");
+          const resolved = await StatsLookup.resolve(stats, items);
+          items.forEach((item, i) => {
             const single = item !== "all" && !item.endsWith(":");
-            for (const s of await stats.lookup(item)) {
+            for (const s of resolved[i]) {
               // A single stat is keyed by its bare name (OpenSIPS does the same).
               out[single ? s.name : `${s.group}:${s.name}`] = kind(s.incremental);
             }
-          }
+          });
           return out;
         },
       },
@@ -124,7 +127,14 @@ export function statisticsModule(env: CoreEnv): MiModule {
         mutating: true,
         handler: async (p) => {
           let found = false;
-          for (const item of p.strArray("statistics")) if (await stats.reset(item)) found = true;
+          const items = p.strArray("statistics");
+          const resolved = await StatsLookup.resolve(stats, items);
+          for (let i = 0; i < items.length; i++) {
+            if (resolved[i].length === 0) continue;
+            found = true;
+            // Only counters reset; one found is reset by name (registered: no group read).
+            if (resolved[i].some((s) => s.incremental)) await stats.reset(items[i]);
+          }
           if (!found) throw STATS_NOT_FOUND();
           return "OK";
         },
@@ -146,6 +156,11 @@ export function statisticsModule(env: CoreEnv): MiModule {
 export function coreModule(env: CoreEnv): MiModule {
   const { registry, tasks } = env;
   const root = tasks.log;
+  // `uptime` is what monitoring polls: its texts change once a second, so
+  // they are formatted once a second, not per request.
+  const startMs = env.startedAt.getTime();
+  const since = ctime(env.startedAt);
+  let nowSec = -1, nowText = "";
   return {
     name: "core",
     commands: [
@@ -155,11 +170,16 @@ export function coreModule(env: CoreEnv): MiModule {
           "prints various time information about sipmi - when it started to run, for how long it runs",
         recipes: [[]],
         handler: () => {
-          const now = new Date();
+          const ms = Date.now();
+          const sec = Math.floor(ms / 1000);
+          if (sec !== nowSec) {
+            nowSec = sec;
+            nowText = ctime(new Date(ms));
+          }
           return {
-            Now: ctime(now),
-            "Up since": ctime(env.startedAt),
-            "Up time": `${Math.floor((now.getTime() - env.startedAt.getTime()) / 1000)} [sec]`,
+            Now: nowText,
+            "Up since": since,
+            "Up time": `${Math.floor((ms - startMs) / 1000)} [sec]`,
           };
         },
       },

@@ -41,7 +41,9 @@ import { matchRecipe, NO_PARAMS, type Params } from "./params.ts";
 import type { Command, RequestContext } from "./registry.ts";
 import type { Counter } from "./stats.ts";
 import type { CoreShared, MaybePromise, MiLimits, Reply } from "./core.ts";
+import { SLICE_MS } from "./turns.ts";
 import type { Logger } from "../sys/log.ts";
+import { nameListMatcher } from "../sys/pattern.ts";
 
 /** Which commands a listener may run. Names may end in `*` (prefix match). */
 export interface CommandPolicy {
@@ -91,6 +93,19 @@ export type Outcome = "refused" | "dropped" | "undelivered" | "replaced";
 export interface PeerText {
   (): string;
   readonly reusesBuffer?: boolean;
+}
+
+/**
+ * Whether the client of a request is still there to be answered, for work
+ * that runs long: a batch checks it before each member and drops what is
+ * left once the client has gone (closed its connection, removed its
+ * socket, closed its reply FIFO). A state that reads something the
+ * transport reuses for the next request offers `pin`, called once when the
+ * batch starts, for a state of its own.
+ */
+export interface ClientState {
+  readonly gone: boolean;
+  pin?(): ClientState;
 }
 
 /** A PeerText that reads a receive buffer the transport reuses (see PeerText). */
@@ -166,8 +181,9 @@ export class Endpoint {
     this.#replies = core.stats.counter("mi", `${t}_replies`);
     this.#log = log ?? core.log;
     this.#limitName = limitName ?? "mi.max_request_bytes";
-    this.#allow = this.#policy.allow?.length ? matcher(this.#policy.allow) : undefined;
-    this.#deny = this.#policy.deny?.length ? matcher(this.#policy.deny) : undefined;
+    // The config refused bad entries already; nameListMatcher throws on one that slipped through.
+    this.#allow = this.#policy.allow?.length ? nameListMatcher(this.#policy.allow) : undefined;
+    this.#deny = this.#policy.deny?.length ? nameListMatcher(this.#policy.deny) : undefined;
   }
 
   // ------------------------------------------------------- the transport API
@@ -177,13 +193,17 @@ export class Endpoint {
    * text. The bytes are decoded before this returns, so the caller may reuse
    * its buffer at once.
    */
-  handleBytes(bytes: Uint8Array, peer?: PeerText): MaybePromise<Reply> {
+  handleBytes(bytes: Uint8Array, peer?: PeerText, client?: ClientState): MaybePromise<Reply> {
     if (bytes.length > this.maxRequestBytes) return this.oversize(bytes.length);
-    return this.handle(decoder.decode(bytes), peer);
+    return this.handle(decoder.decode(bytes), peer, client);
   }
 
-  /** Handles one request text (a request or a batch). */
-  handle(text: string, peer?: PeerText): MaybePromise<Reply> {
+  /**
+   * Handles one request text (a request or a batch). `client`, when the
+   * transport can tell, says whether the client is still there: a batch
+   * stops when it has gone.
+   */
+  handle(text: string, peer?: PeerText, client?: ClientState): MaybePromise<Reply> {
     if (text.length > this.maxRequestBytes) return this.oversize(text.length);
     const d = decodeRequest(text, this.#core.limits);
     if (!d.batch) {
@@ -193,7 +213,7 @@ export class Endpoint {
       const ctx = peer === undefined ? this.ctx : new RequestScope(this.ctx, peer);
       return this.#counted(this.#dispatch(e, ctx));
     }
-    return this.#batch(d.entries, peer);
+    return this.#batch(d.entries, peer, client);
   }
 
   /** The error reply for a request over the size limit (`size` bytes, as far as measured). */
@@ -266,16 +286,46 @@ export class Endpoint {
 
   // ------------------------------------------------------------ dispatch
 
-  async #batch(entries: Entry[], peer: PeerText | undefined): Promise<Reply> {
+  async #batch(
+    entries: Entry[],
+    peer: PeerText | undefined,
+    client: ClientState | undefined,
+  ): Promise<Reply> {
     // One context for every member, pinned before the first await: the
     // transport's receive buffer may be reused meanwhile.
     const scope = peer === undefined ? undefined : new RequestScope(this.ctx, peer);
     scope?.pin();
     const ctx = scope ?? this.ctx;
+    const still = client?.pin?.() ?? client;
     // Members run one after another, in order: a batch of changes applies in
-    // the order the operator wrote it.
+    // the order the operator wrote it. A batch that runs long takes turns
+    // with the other work on the event loop (mi/turns.ts), and stops when
+    // its client has gone: each command is all or nothing, a batch is not.
+    const slots = this.#core.batches;
+    const wait = slots.acquire(this.#core.limits.maxRunningBatches);
+    if (wait !== undefined) await wait;
+    try {
+      return await this.#members(entries, ctx, still);
+    } finally {
+      slots.release();
+    }
+  }
+
+  async #members(
+    entries: Entry[],
+    ctx: RequestContext,
+    still: ClientState | undefined,
+  ): Promise<Reply> {
     const replies: Reply[] = [];
-    for (const e of entries) {
+    let slice = performance.now();
+    for (let i = 0; i < entries.length; i++) {
+      if (still?.gone) return this.#abandon(entries.length - i);
+      if (performance.now() - slice >= SLICE_MS) {
+        await this.#core.turns.next();
+        slice = performance.now();
+        if (still?.gone) return this.#abandon(entries.length - i);
+      }
+      const e = entries[i];
       if (isDecodeError(e)) {
         const c = this.#core.counters;
         if (e.code === PARSE_ERROR) c.parseErrors.inc();
@@ -289,6 +339,17 @@ export class Endpoint {
       }
     }
     return this.#countReply(batchReply(replies));
+  }
+
+  /** The rest of a batch whose client has gone: each member a request, an error, no reply. */
+  #abandon(left: number): null {
+    const c = this.#core.counters;
+    c.abandoned.inc(left);
+    this.#requests.v += left;
+    c.requests.v += left;
+    this.#errors.v += left;
+    c.errors.v += left;
+    return null;
   }
 
   /** Runs one decoded request through its command. */
@@ -402,10 +463,4 @@ export class Endpoint {
 
 function isMutating(cmd: Command, params: Params): boolean {
   return typeof cmd.mutating === "function" ? cmd.mutating(params) : cmd.mutating === true;
-}
-
-function matcher(patterns: readonly string[]): (name: string) => boolean {
-  const exact = new Set(patterns.filter((p) => !p.endsWith("*")));
-  const prefixes = patterns.filter((p) => p.endsWith("*")).map((p) => p.slice(0, -1));
-  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
 }

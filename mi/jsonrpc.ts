@@ -167,12 +167,19 @@ export function decodeRequest(text: string, limits: DecodeLimits): Decoded {
     return { batch: false, entries: [decodeError(INVALID_REQUEST, data)] };
   }
   const entries: Entry[] = new Array(value.length);
-  for (let i = 0; i < value.length; i++) entries[i] = validate(value[i], text, i);
+  // Members with numeric ids share one source-text parse (see numberIdText).
+  const ids = new IdSources(text);
+  for (let i = 0; i < value.length; i++) entries[i] = validate(value[i], text, i, ids);
   return { batch: true, entries };
 }
 
 /** Validates one parsed request object (docs/protocol.md, "Messages"). */
-export function validate(value: unknown, text: string, batchIndex = -1): Entry {
+export function validate(
+  value: unknown,
+  text: string,
+  batchIndex = -1,
+  ids?: IdSources,
+): Entry {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return decodeError(INVALID_REQUEST, undefined);
   }
@@ -206,7 +213,7 @@ export function validate(value: unknown, text: string, batchIndex = -1): Entry {
   if (hasId) {
     if (typeof id === "string") idText = JSON.stringify(id);
     else if (id === null) idText = "null";
-    else if (typeof id === "number") idText = numberIdText(id, text, batchIndex);
+    else if (typeof id === "number") idText = numberIdText(id, text, batchIndex, ids);
     else idValid = false;
   }
   const replyId = idText ?? "null";
@@ -235,15 +242,17 @@ function isEmptyObject(o: object): boolean {
 // An id is echoed exactly as written. JSON.parse loses the spelling of
 // numbers (1.50, 1e3, 12345678901234567890), so the source text is recovered:
 // cheaply when exactly one `"id": <number>` occurs in the text and it denotes
-// the parsed value, otherwise by a second parse with source-text access.
+// the parsed value, otherwise by a second parse with source-text access —
+// one for the whole text, shared by every member of a batch, so a batch
+// costs two parses at most, never one per member.
 const ID_NUMBER = /"id"\s*:\s*(-?[0-9][0-9.eE+-]*)/gi;
 
-function numberIdText(id: number, text: string, batchIndex: number): string {
+function numberIdText(id: number, text: string, batchIndex: number, ids?: IdSources): string {
   ID_NUMBER.lastIndex = 0;
   const m1 = ID_NUMBER.exec(text);
   const m2 = m1 ? ID_NUMBER.exec(text) : null;
   if (m1 && !m2 && batchIndex <= 0 && Number(m1[1]) === id) return m1[1];
-  return sourceOfId(text, batchIndex) ?? String(id);
+  return (ids ?? new IdSources(text)).of(batchIndex) ?? String(id);
 }
 
 type Reviver = (
@@ -253,19 +262,35 @@ type Reviver = (
   context?: { source?: string },
 ) => unknown;
 
-function sourceOfId(text: string, batchIndex: number): string | undefined {
-  const sources = new Map<object, string>();
-  const reviver: Reviver = function (key, value, context) {
-    if (
-      typeof value === "number" && key.length === 2 && key.toLowerCase() === "id" && context?.source
-    ) {
-      if (!sources.has(this as object)) sources.set(this as object, context.source);
+/** The source text of numeric ids in a request text, parsed once when first asked. */
+export class IdSources {
+  readonly #text: string;
+  #root: unknown;
+  #sources: Map<object, string> | undefined;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** The id's source in the request (batchIndex -1) or in one member of a batch. */
+  of(batchIndex: number): string | undefined {
+    if (this.#sources === undefined) {
+      const sources = new Map<object, string>();
+      const reviver: Reviver = function (key, value, context) {
+        if (
+          typeof value === "number" && key.length === 2 && key.toLowerCase() === "id" &&
+          context?.source
+        ) {
+          if (!sources.has(this as object)) sources.set(this as object, context.source);
+        }
+        return value;
+      };
+      this.#root = JSON.parse(this.#text, reviver as Parameters<typeof JSON.parse>[1]);
+      this.#sources = sources;
     }
-    return value;
-  };
-  const root = JSON.parse(text, reviver as Parameters<typeof JSON.parse>[1]);
-  const holder = batchIndex >= 0 ? (root as unknown[])[batchIndex] : root;
-  return typeof holder === "object" && holder !== null ? sources.get(holder) : undefined;
+    const holder = batchIndex >= 0 ? (this.#root as unknown[])[batchIndex] : this.#root;
+    return typeof holder === "object" && holder !== null ? this.#sources.get(holder) : undefined;
+  }
 }
 
 /** True when the value nests deeper than `max` arrays/objects. Bounded recursion. */

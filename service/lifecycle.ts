@@ -18,7 +18,10 @@ import { Reloader } from "./reload.ts";
 import { runStartup } from "./startup.ts";
 import { ServiceState } from "./status.ts";
 import { Watchdog } from "./watchdog.ts";
-import { within } from "../transports/listener.ts";
+import { WarnThrottle, within } from "../transports/listener.ts";
+import type { Logger } from "../sys/log.ts";
+import { fdLimit, raiseFdLimit } from "../sys/libc.ts";
+import { reclaim } from "../sys/memory.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -37,6 +40,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
+
+  keepRunning(log);
 
   const notifier = notifierFromEnv(log);
   const watchdog = Watchdog.fromEnv(notifier, log);
@@ -159,4 +164,42 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     watchdog?.stop();
     notifier.close();
   }
+}
+
+/** How often memory is looked at, to give back what a burst left unused. */
+const RECLAIM_EVERY_MS = 10000;
+/** RSS above the level after start that makes a collection worth its milliseconds. */
+const RECLAIM_ABOVE_BYTES = 24 * 1024 * 1024;
+
+/**
+ * What keeps the daemon up at resource limits (README, "Reliability"): the
+ * open-file limit raised to what the hard limit allows, so that running out
+ * of descriptors takes far more than a few hundred idle clients; a promise
+ * rejected with nobody to handle it (a runtime failure under load, such as
+ * EMFILE inside Deno.serve) logged, at most once a second, instead of ending
+ * the process; and memory the runtime freed after a burst (connection
+ * buffers, large replies) given back to the system instead of staying
+ * resident.
+ */
+function keepRunning(log: Logger): void {
+  try {
+    const before = fdLimit().soft;
+    const after = raiseFdLimit();
+    if (after.soft > before) log.info(`open-file limit raised from ${before} to ${after.soft}`);
+    else log.info(`open-file limit: ${after.soft}`);
+  } catch (e) {
+    log.warn(`cannot read the open-file limit: ${(e as Error).message}`);
+  }
+  const base = Deno.memoryUsage().rss;
+  const memory = setInterval(() => {
+    if (Deno.memoryUsage().rss > base + RECLAIM_ABOVE_BYTES) reclaim().catch(() => {});
+  }, RECLAIM_EVERY_MS);
+  Deno.unrefTimer(memory);
+  const throttle = new WarnThrottle(log);
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    const r = e.reason;
+    const what = r instanceof Error ? r.stack ?? r.message : String(r);
+    throttle.error("unhandled", `unhandled failure, sipmi runs on: ${what}`);
+  });
 }

@@ -171,6 +171,7 @@ export class Reloader {
       maxDepth: next.config.mi.max_depth,
       maxBatch: next.config.mi.max_batch,
       maxConcurrent: next.config.mi.max_concurrent,
+      maxRunningBatches: next.config.mi.max_running_batches,
     };
     const timeout = next.config.service.shutdown_timeout_ms;
     let applied;

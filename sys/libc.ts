@@ -24,7 +24,13 @@ const ERRNO_NAMES: Record<number, string> = {
   30: "EROFS",
   34: "ERANGE",
   36: "ENAMETOOLONG",
+  24: "EMFILE",
+  23: "ENFILE",
   75: "EOVERFLOW",
+  88: "ENOTSOCK",
+  107: "ENOTCONN",
+  32: "EPIPE",
+  40: "ELOOP",
   90: "EMSGSIZE",
   105: "ENOBUFS",
   111: "ECONNREFUSED",
@@ -69,7 +75,17 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   // Waits in a thread of Deno's blocking pool, so the event loop runs on.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // The same call for a look without waiting (timeout 0), on the event loop.
+  poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // A real function since glibc 2.33 (before, a macro over __fxstat): see fdFileId.
+  fstat: { parameters: ["i32", "buffer"], result: "i32", optional: true },
+  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
 
@@ -458,4 +474,192 @@ export function processAlive(pid: number): boolean {
 export function errnoNumber(name: string): number {
   for (const [n, text] of Object.entries(ERRNO_NAMES)) if (text === name) return Number(n);
   throw new Error(`unknown errno name ${name}`);
+}
+
+// ---------------------------------------------------------------- own TCP connections
+//
+// Deno.serve offers no connection limits or timeouts (docs/architecture.md,
+// "Deno facts relied on"). The HTTP listener manages its connections from
+// the kernel's side instead: it finds its own sockets by their local port,
+// reads TCP_INFO, and shuts down the ones it wants gone; Deno then sees the
+// end of the stream and closes its descriptor itself. Nothing here closes a
+// descriptor.
+
+const SOL_TCP = 6;
+const TCP_INFO = 11;
+const SHUT_RDWR = 2;
+/** struct tcp_info up to tcpi_bytes_sent (Linux 4.19); older kernels fill less. */
+const TCP_INFO_SIZE = 232;
+
+const nameBuf = new Uint8Array(SOCKADDR_MAX);
+const nameLen = new Uint32Array(1);
+const nameLenBytes = new Uint8Array(nameLen.buffer);
+const infoBuf = new Uint8Array(TCP_INFO_SIZE);
+const infoView = new DataView(infoBuf.buffer);
+const infoLen = new Uint32Array(1);
+const infoLenBytes = new Uint8Array(infoLen.buffer);
+
+/**
+ * The local port of an IPv4 or IPv6 socket, or -1 for anything else (a
+ * file, a pipe, a unix socket, a closed descriptor).
+ */
+export function socketLocalPort(fd: number): number {
+  nameLen[0] = SOCKADDR_MAX;
+  if (libc().getsockname(fd, nameBuf, nameLenBytes) !== 0) return -1;
+  const family = nameBuf[0] | (nameBuf[1] << 8);
+  if (family !== AF_INET && family !== AF_INET6) return -1;
+  return (nameBuf[2] << 8) | nameBuf[3];
+}
+
+/** The peer of a connected socket as text (`127.0.0.1:40312`, `[::1]:40312`); "" when not connected. */
+export function socketPeer(fd: number): string {
+  nameLen[0] = SOCKADDR_MAX;
+  if (libc().getpeername(fd, nameBuf, nameLenBytes) !== 0) return "";
+  return sockaddrText(nameBuf, nameLen[0]);
+}
+
+/** What the kernel knows of one TCP connection (getsockopt TCP_INFO). */
+export interface TcpInfo {
+  /** TCP_ESTABLISHED 1, TCP_CLOSE_WAIT 8 (the peer closed its side), ... */
+  state: number;
+  /** Milliseconds since data was last sent on it (since it was set up, if never). */
+  lastSentMs: number;
+  /** Milliseconds since data was last received (since it was set up, if never). */
+  lastReceivedMs: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+export const TCP_ESTABLISHED = 1;
+export const TCP_CLOSE_WAIT = 8;
+
+/** TCP_INFO of a TCP socket, or undefined when the descriptor is not one. */
+export function tcpInfo(fd: number): TcpInfo | undefined {
+  infoLen[0] = TCP_INFO_SIZE;
+  if (libc().getsockopt(fd, SOL_TCP, TCP_INFO, infoBuf, infoLenBytes) !== 0) return undefined;
+  const v = infoView, full = infoLen[0] >= 208;
+  return {
+    state: infoBuf[0],
+    lastSentMs: v.getUint32(44, true),
+    lastReceivedMs: v.getUint32(52, true),
+    bytesReceived: Number(v.getBigUint64(128, true)),
+    // tcpi_bytes_sent (4.19); before it, tcpi_bytes_acked is the closest.
+    bytesSent: Number(v.getBigUint64(full ? 200 : 120, true)),
+  };
+}
+
+/** shutdown(fd, SHUT_RDWR): the connection ends, its owner sees end of file; the fd stays open. */
+export function shutdownSocket(fd: number): boolean {
+  return libc().shutdown(fd, SHUT_RDWR) === 0;
+}
+
+// ---------------------------------------------------------------- open-file limit
+
+const RLIMIT_NOFILE = 7;
+
+/** RLIMIT_NOFILE: the soft limit (what applies) and the hard limit (how far it may be raised). */
+export function fdLimit(): { soft: number; hard: number } {
+  const r = new BigUint64Array(2);
+  if (libc().getrlimit(RLIMIT_NOFILE, new Uint8Array(r.buffer)) !== 0) {
+    throw new SysError("getrlimit", errno(), "RLIMIT_NOFILE");
+  }
+  const cap = (n: bigint) => n > 1n << 40n ? Number.MAX_SAFE_INTEGER : Number(n);
+  return { soft: cap(r[0]), hard: cap(r[1]) };
+}
+
+/**
+ * Raises the soft open-file limit to the hard one (what systemd's default
+ * LimitNOFILE leaves at 1024 of 524288), so that running out of descriptors
+ * takes far more than a few hundred idle clients. Returns the limits after.
+ */
+export function raiseFdLimit(): { soft: number; hard: number } {
+  const now = fdLimit();
+  if (now.soft >= now.hard) return now;
+  const r = new BigUint64Array([BigInt(now.hard), BigInt(now.hard)]);
+  if (libc().setrlimit(RLIMIT_NOFILE, new Uint8Array(r.buffer)) !== 0) return now;
+  return fdLimit();
+}
+
+// ---------------------------------------------------------------- reply FIFOs
+//
+// A client's reply FIFO is opened, checked, written and closed with these
+// raw calls: a failed try (no reader yet, the reader reads slowly) returns
+// an errno name instead of throwing, so a client that never opens its FIFO
+// or never reads it costs a system call per try, not an exception.
+
+const O_WRONLY = 1;
+const O_NOFOLLOW = 0o400000;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
+
+/** A path as the NUL-terminated bytes the calls below take; encode it once, try it many times. */
+export function cPath(path: string): Uint8Array<ArrayBuffer> {
+  return cString(path);
+}
+
+/**
+ * open(O_WRONLY|O_NONBLOCK|O_NOFOLLOW|O_CLOEXEC): the descriptor, or the
+ * errno name (ENXIO: no reader yet; ELOOP: a symbolic link; ENOENT; EMFILE).
+ */
+export function openFifoWriter(path: Uint8Array<ArrayBuffer>): number | string {
+  const fd = libc().open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  return fd >= 0 ? fd : errnoName(errno());
+}
+
+/** What fstat(2) says of an open descriptor, or undefined when it fails. */
+export function fdFileId(
+  fd: number,
+): { dev: number; ino: number; nlink: number; fifo: boolean } | undefined {
+  const fstat = libc().fstat;
+  if (fstat === null) {
+    // An older glibc: what the descriptor's /proc link leads to is the same file.
+    try {
+      const st = Deno.statSync(`/proc/self/fd/${fd}`);
+      return { dev: st.dev, ino: st.ino ?? 0, nlink: st.nlink ?? 0, fifo: st.isFifo ?? false };
+    } catch {
+      return undefined;
+    }
+  }
+  const buf = new Uint8Array(256);
+  if (fstat(fd, buf) !== 0) return undefined;
+  const v = new DataView(buf.buffer);
+  // struct stat: x86_64 has st_nlink (64 bits) before st_mode; the generic
+  // layout (aarch64) has st_mode, then a 32-bit st_nlink.
+  const x86 = Deno.build.arch === "x86_64";
+  const mode = v.getUint32(x86 ? 24 : 16, true);
+  return {
+    dev: Number(v.getBigUint64(0, true)),
+    ino: Number(v.getBigUint64(8, true)),
+    nlink: x86 ? Number(v.getBigUint64(16, true)) : v.getUint32(20, true),
+    fifo: (mode & S_IFMT) === S_IFIFO,
+  };
+}
+
+/** write(2) without waiting: bytes written, or the errno name (EAGAIN: the pipe is full). */
+export function writeNow(fd: number, bytes: Uint8Array<ArrayBuffer>): number | string {
+  const n = Number(libc().write(fd, bytes, BigInt(bytes.length)));
+  return n >= 0 ? n : errnoName(errno());
+}
+
+const POLLERR = 8;
+const POLLHUP = 16;
+const POLLOUT = 4;
+
+/**
+ * Whether the reader of a FIFO (or the peer of a socket) we write to has
+ * gone: poll(POLLOUT) without waiting reports POLLERR once no reader is left.
+ */
+export function writerPeerGone(fd: number): boolean {
+  const buf = new Uint8Array(8);
+  const view = new DataView(buf.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, POLLOUT, true);
+  if (libc().poll_now(buf, 1n, 0) < 0) return false;
+  return (view.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
+}
+
+/** glibc malloc_trim(0): true when memory was given back; false without glibc's. */
+export function mallocTrim(): boolean {
+  const trim = libc().malloc_trim;
+  return trim !== null && trim(0n) === 1;
 }

@@ -11,14 +11,17 @@
 //   datagrams only by `mi.max_request_bytes`, and a reply is sent whole when
 //   it fits the socket's send buffer.
 // - A reply too large to send is replaced by a JSON error with the request's
-//   id that says which transport to use instead.
+//   id that says which transport to use instead; when even that does not
+//   fit (the id itself is huge), by the same error with `"id": null` and a
+//   data text that says so. An error always fits its transport.
+// - A unix client that removed its socket is gone: a batch of its stops.
 // - Sends never wait: a client that vanished (its socket file gone,
 //   ECONNREFUSED) or stopped reading (EAGAIN) costs a failed send, counted
 //   and logged.
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
 import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
-import { type Endpoint, type PeerText, reusingPeerText } from "../mi/core.ts";
+import { type ClientState, type Endpoint, type PeerText, reusingPeerText } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
@@ -98,6 +101,14 @@ export class DatagramListener extends ListenerBase {
   readonly #peer: PeerText = reusingPeerText(() =>
     sockaddrText(this.#from, this.#fromLen[0]) || "(unbound)"
   );
+  /**
+   * Whether the unix sender of the datagram just received is still there;
+   * asked only by a batch, which pins it to the sender's socket path.
+   */
+  readonly #unixClient: ClientState = {
+    gone: false,
+    pin: () => unixClientState(sockaddrText(this.#from, this.#fromLen[0])),
+  };
 
   constructor(
     mi: MiInstance,
@@ -280,9 +291,11 @@ export class DatagramListener extends ListenerBase {
   #serve(fd: number, s: Serving, n: number): void {
     const ep = s.ep;
     // handleBytes decodes at once, so the buffer is free again when it returns.
-    const r = n > ep.maxRequestBytes
-      ? ep.oversize(n)
-      : ep.handleBytes(this.#buf.subarray(0, n), this.#peer);
+    const r = n > ep.maxRequestBytes ? ep.oversize(n) : ep.handleBytes(
+      this.#buf.subarray(0, n),
+      this.#peer,
+      this.#transport === "unix" ? this.#unixClient : undefined,
+    );
     if (r === null) return;
     const toLen = this.#fromLen[0];
     if (typeof r === "string") return this.#send(fd, s, r, this.#from, toLen);
@@ -306,7 +319,8 @@ export class DatagramListener extends ListenerBase {
     }
     let bytes = encoder.encode(reply);
     if (this.#transport === "udp" && bytes.length > UDP_MAX_PAYLOAD) {
-      bytes = this.#replaced(ep, reply, bytes.length, `the datagram limit of ${UDP_MAX_PAYLOAD}`);
+      const limit = `the datagram limit of ${UDP_MAX_PAYLOAD}`;
+      bytes = this.#replaced(ep, reply, bytes.length, limit, UDP_MAX_PAYLOAD);
     }
     try {
       try {
@@ -314,8 +328,10 @@ export class DatagramListener extends ListenerBase {
       } catch (e) {
         if (!(e instanceof SysError && e.code === "EMSGSIZE")) throw e;
         // A unix datagram larger than this socket's send buffer.
-        const limit = `the send buffer of this socket, ${socketSendBuffer(fd)}`;
-        datagramSend(fd, this.#replaced(ep, reply, bytes.length, limit), to, toLen);
+        const max = socketSendBuffer(fd);
+        const limit = `the send buffer of this socket, ${max}`;
+        // The kernel needs some of the buffer for itself: aim well below it.
+        datagramSend(fd, this.#replaced(ep, reply, bytes.length, limit, max >> 1), to, toLen);
       }
     } catch (e) {
       this.#sendErrors.inc();
@@ -329,11 +345,44 @@ export class DatagramListener extends ListenerBase {
     }
   }
 
-  /** The error reply that replaces a reply too large to send (`limit` names the limit). */
-  #replaced(ep: Endpoint, reply: string, size: number, limit: string): Uint8Array<ArrayBuffer> {
+  /**
+   * The error reply that replaces a reply too large to send (`limit` names
+   * the limit): with the request's id when that fits in `max` bytes, with
+   * `"id": null` when the id itself is too large to echo.
+   */
+  #replaced(
+    ep: Endpoint,
+    reply: string,
+    size: number,
+    limit: string,
+    max: number,
+  ): Uint8Array<ArrayBuffer> {
     this.#tooLarge.inc();
     ep.report("replaced", reply);
     const data = `reply of ${size} bytes exceeds ${limit} bytes; use the FIFO or HTTP transport`;
-    return encoder.encode(errorReply(INTERNAL_ERROR, "Internal error", data, replyIdText(reply)));
+    const id = replyIdText(reply);
+    const withId = encoder.encode(errorReply(INTERNAL_ERROR, "Internal error", data, id));
+    if (withId.length <= max) return withId;
+    const why = `${data}; the request's id of ${id.length} bytes is too large to echo`;
+    return encoder.encode(errorReply(INTERNAL_ERROR, "Internal error", why, "null"));
   }
+}
+
+const NEVER_GONE: ClientState = { gone: false };
+
+/**
+ * A unix client is gone once its socket file is: nobody can be answered.
+ * An unbound or abstract client leaves nothing to look at.
+ */
+function unixClientState(path: string): ClientState {
+  if (path === "" || path.startsWith("@")) return NEVER_GONE;
+  return {
+    get gone() {
+      try {
+        return !Deno.lstatSync(path).isSocket;
+      } catch {
+        return true;
+      }
+    },
+  };
 }

@@ -9,11 +9,11 @@
 
 import { closeSync, constants, lstatSync, openSync, unlinkSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
-import type { MaybePromise, Reply } from "../mi/core.ts";
+import type { ClientState, MaybePromise, Reply } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
-import { mkfifo } from "../sys/libc.ts";
+import { mkfifo, writerPeerGone } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
 import type { FramerSink } from "./fifo_framing.ts";
 import { FifoReader, type FileId } from "./fifo_reader.ts";
@@ -28,18 +28,19 @@ import {
 import { fileKind } from "./os.ts";
 import {
   badReplyName,
-  openReplyFifo,
   type OpenResult,
+  ReplyOpener,
   type WaitControl,
   writeReply,
 } from "./reply_fifo.ts";
 
 export type FifoConfig = Config["fifo"];
 
+/** Runs a request once its client can be answered. */
+type Run = (client?: ClientState) => MaybePromise<Reply>;
+
 /** How often the request FIFO is checked (deleted or replaced → recreated). */
 const CHECK_INTERVAL_MS = 1000;
-/** Requests waiting for their client or their command at once; more are refused. */
-const MAX_PENDING = 1024;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -71,13 +72,19 @@ export class FifoListener extends ListenerBase {
   #owner: FileOwner | undefined;
   #watch: ReturnType<typeof setInterval> | undefined;
   #ctl: WaitControl = { cancelled: false };
+  #opener: ReplyOpener | undefined;
   /** Requests waiting for their client, their command or their reply's write. */
   readonly #pending = new InFlight();
+  /** Requests holding a client's reply FIFO open (running, or writing the reply). */
+  #holding = 0;
+  /** Readers of this listener's request FIFOs (current and draining): never a reply FIFO. */
+  readonly #ownFifos = new Set<string>();
   /** Readers of FIFOs no longer at the path (deleted and recreated), served up to their marker. */
   readonly #draining = new InFlight();
   #problem = ""; // what the last check found wrong at the path, reported once
   readonly #refused: Counter;
   readonly #timeouts: Counter;
+  readonly #evicted: Counter;
   readonly #garbage: Counter;
   readonly #recreated: Counter;
 
@@ -89,6 +96,7 @@ export class FifoListener extends ListenerBase {
     const st = mi.stats;
     this.#refused = st.counter("mi", "fifo_reply_refused");
     this.#timeouts = st.counter("mi", "fifo_reply_timeouts");
+    this.#evicted = st.counter("mi", "fifo_reply_evicted");
     this.#garbage = st.counter("mi", "fifo_garbage");
     this.#recreated = st.counter("mi", "fifo_recreated");
   }
@@ -123,6 +131,12 @@ export class FifoListener extends ListenerBase {
       throw e;
     }
     this.#ctl = { cancelled: false };
+    this.#opener = new ReplyOpener({
+      timeoutMs: cfg.reply_timeout_ms,
+      maxWaiting: cfg.max_pending,
+      maxBytes: cfg.max_pending_bytes,
+      isRequestFifo: (id) => this.#ownFifos.has(`${id.dev}:${id.ino}`),
+    });
     const watch = setInterval(() => this.#check(), CHECK_INTERVAL_MS);
     Deno.unrefTimer(watch);
     this.#watch = watch;
@@ -141,10 +155,12 @@ export class FifoListener extends ListenerBase {
     }
     await this.#draining.idle(d.left);
     await this.#pending.idle(d.left);
-    // Waits still open give up on their next timer (within 20 ms) and close their FIFOs.
+    // Waits still open give up now; writes on their next timer (within 20 ms).
     this.#ctl.cancelled = true;
+    this.#opener?.cancelAll("the listener stopped");
     await this.#pending.idle(100);
     this.#s = undefined;
+    this.#opener = undefined;
   }
 
   // ------------------------------------------------------------ the FIFO file
@@ -185,7 +201,9 @@ export class FifoListener extends ListenerBase {
       applyOwner(path, this.#owner!);
       const id = fileId(path);
       if (!id) throw new Error(`${path} vanished while being created`);
-      return new FifoReader(
+      const key = `${id.dev}:${id.ino}`;
+      this.#ownFifos.add(key);
+      const reader = new FifoReader(
         path,
         id,
         this.#sink(s),
@@ -194,8 +212,10 @@ export class FifoListener extends ListenerBase {
           busyPollUs: this.#busyPollUs,
           partialTimeoutMs: this.#cfg.partial_timeout_ms,
         },
-        (e) => s.task.log.error(`FIFO request failed: ${errText(e)}`),
+        (e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`),
       );
+      reader.done.finally(() => this.#ownFifos.delete(key));
+      return reader;
     } catch (e) {
       try {
         unlinkSync(path);
@@ -264,9 +284,14 @@ export class FifoListener extends ListenerBase {
     const ep = s.ep;
     return {
       request: (name, text) =>
-        this.#serve(s, name, () => ep.handle(text, name === "" ? undefined : () => name)),
-      parseError: (name) => this.#serve(s, name, () => ep.parseError()),
-      oversize: (name, size) => this.#serve(s, name, () => ep.oversize(size)),
+        this.#serve(
+          s,
+          name,
+          (client) => ep.handle(text, name === "" ? undefined : () => name, client),
+          text.length,
+        ),
+      parseError: (name) => this.#serve(s, name, () => ep.parseError(), 0),
+      oversize: (name, size) => this.#serve(s, name, () => ep.oversize(size), 0),
       garbage: () => {
         this.#garbage.inc();
         s.warn.warn("garbage", "ignored text on the FIFO that is not a ':name:{json}' request");
@@ -280,7 +305,7 @@ export class FifoListener extends ListenerBase {
    * a command never runs when nobody can hear its answer. `::` requests
    * want no reply and run at once.
    */
-  #serve(s: Serving, name: string, run: () => MaybePromise<Reply>): void {
+  #serve(s: Serving, name: string, run: Run, size: number): void {
     if (name === "") {
       const r = run();
       if (r instanceof Promise) this.#track(s, r);
@@ -288,30 +313,40 @@ export class FifoListener extends ListenerBase {
     }
     const bad = badReplyName(name);
     if (bad !== undefined) return this.#drop(s, "name", bad);
-    if (this.#pending.count >= MAX_PENDING) {
-      return this.#drop(s, "busy", `more than ${MAX_PENDING} requests wait for their clients`);
+    const max = this.#cfg.max_pending;
+    if (this.#holding >= max) {
+      // Clients that opened their FIFO and do not read: each holds a descriptor.
+      return this.#drop(s, "busy", `more than ${max} replies wait to be read (fifo.max_pending)`);
     }
     const path = this.#replyDir + name;
-    const opened = openReplyFifo(path, this.#cfg.reply_timeout_ms, this.#ctl);
+    const opened = this.#opener!.open(path, size);
     if (opened instanceof Promise) this.#track(s, opened.then((o) => this.#answer(s, o, run)));
     else this.#answer(s, opened, run);
   }
 
-  #answer(s: Serving, o: OpenResult, run: () => MaybePromise<Reply>): void {
+  #answer(s: Serving, o: OpenResult, run: Run): void {
     if ("refused" in o) return this.#drop(s, "refused", `reply FIFO refused: ${o.refused}`);
     if ("timeout" in o) {
-      this.#timeouts.inc();
+      if (o.timeout.startsWith("given up")) this.#evicted.inc();
+      else this.#timeouts.inc();
       s.ep.report("dropped");
       s.warn.warn("timeout", `request not run: ${o.timeout}`);
       return;
     }
     const fd = o.fd;
+    this.#holding++;
+    // A batch stops when the client closes its end of the reply FIFO.
+    const client: ClientState = {
+      get gone() {
+        return writerPeerGone(fd);
+      },
+    };
     let r: MaybePromise<Reply>;
     try {
-      r = run();
+      r = run(client);
     } catch (e) {
       // The core answers every request; this is a bug, but the FIFO must not stay open.
-      s.task.log.error(`request failed: ${errText(e)}`);
+      s.warn.error("bug", `request failed: ${errText(e)}`);
       r = null;
     }
     if (r instanceof Promise) {
@@ -322,11 +357,13 @@ export class FifoListener extends ListenerBase {
   #write(s: Serving, fd: number, reply: Reply): void {
     const bytes = reply === null ? EMPTY : encoder.encode(reply);
     const w = writeReply(fd, bytes, this.#cfg.reply_timeout_ms, this.#ctl);
-    if (w instanceof Promise) this.#track(s, w.then((err) => this.#wrote(s, reply, err)));
-    else this.#wrote(s, reply, w);
+    if (w instanceof Promise) {
+      this.#track(s, w.then((err) => this.#wrote(s, reply, err)));
+    } else this.#wrote(s, reply, w);
   }
 
   #wrote(s: Serving, reply: Reply, err: string | undefined): void {
+    this.#holding--;
     if (err === undefined) return;
     if (reply !== null) s.ep.report("undelivered", reply);
     s.warn.warn("write", `reply not delivered: ${err}`);
@@ -340,6 +377,8 @@ export class FifoListener extends ListenerBase {
   }
 
   #track(s: Serving, p: Promise<unknown>): void {
-    this.#pending.track(p.catch((e) => s.task.log.error(`FIFO request failed: ${errText(e)}`)));
+    this.#pending.track(
+      p.catch((e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`)),
+    );
   }
 }

@@ -20,6 +20,14 @@
 // write starts. An oversize value is scanned to its end without being kept,
 // so its real size can be reported.
 //
+// Inside a value the parser follows JSON's grammar (what may come next: a
+// key, a colon, a value, a comma or a close), so a ':' ends the current
+// request only where it cannot continue the value — wherever it comes, at
+// a line start or at the start of a read. A slow writer whose next piece
+// starts with the colon after a key is never cut. Once a value has broken
+// the grammar, it is bound for -32700 anyway, and the parser only looks for
+// its end or for a line that starts with ':'.
+//
 // Time cuts a request in one way only: `expire()`, which the reader calls
 // once no byte has arrived for `fifo.partial_timeout_ms`, answers whatever
 // request is unfinished with -32700 and starts afresh. While bytes keep
@@ -41,6 +49,15 @@ const S_TOPSTR = 4; // inside a top-level string
 const S_SCALAR = 5; // inside a top-level number or literal
 const S_AFTER = 6; // a value ended; only whitespace or ':' may follow
 const S_SKIP = 7; // discarding until a resync point
+
+// What the grammar lets come next inside a nested value.
+const E_KEY_OR_CLOSE = 0; // after '{'
+const E_KEY = 1; // after ',' in an object
+const E_COLON = 2; // after a key
+const E_VALUE = 3; // after ':', or ',' in an array
+const E_VALUE_OR_CLOSE = 4; // after '['
+const E_COMMA_OR_CLOSE = 5; // after a value
+const E_SCALAR = 6; // inside a number or literal
 
 /** Longest reply name (NAME_MAX); longer means the text is not a request. */
 export const MAX_NAME_BYTES = 255;
@@ -95,6 +112,12 @@ export class FifoFramer {
   #valueStart = 0;
   #valueEnd = 0; // S_AFTER: end of the value
   #depth = 0;
+  /** Open containers, innermost last: true for an object. */
+  #objects: boolean[] = [];
+  #expect = E_KEY_OR_CLOSE;
+  /** The value so far follows the grammar. */
+  #valid = true;
+  #strIsKey = false;
   #inStr = false;
   #esc = false;
   #lineStart = false;
@@ -142,7 +165,7 @@ export class FifoFramer {
     if (s === S_SKIP) {
       if (chunk[0] === COLON) this.#state = S_IDLE;
     } else if (s === S_NAME || s === S_PRE || s === S_NEST || s === S_TOPSTR) {
-      if (chunk[0] === COLON && this.#discard) {
+      if (chunk[0] === COLON && this.#discard && !this.#colonContinues()) {
         this.#unfinished();
         this.#state = S_IDLE;
         this.#left = EMPTY;
@@ -177,9 +200,9 @@ export class FifoFramer {
           }
           break;
         case S_PRE:
-          if (b === LF) this.#lineStart = true;
-          else if (isSpace(b)) break;
-          else if (b === COLON && this.#lineStart) {
+          if (isSpace(b)) break;
+          if (b === COLON) {
+            // No JSON value starts with ':': this is the next request.
             this.#sink.parseError(this.#name, `no JSON value after ':${this.#name}:'`);
             this.#beginName(i);
           } else this.#beginValue(b, i);
@@ -262,6 +285,9 @@ export class FifoFramer {
     if (b === 0x7b || b === 0x5b) {
       this.#state = S_NEST;
       this.#depth = 1;
+      this.#objects = [b === 0x7b];
+      this.#expect = b === 0x7b ? E_KEY_OR_CLOSE : E_VALUE_OR_CLOSE;
+      this.#valid = true;
       this.#inStr = false;
       this.#lineStart = false;
     } else if (b === 0x22) this.#state = S_TOPSTR;
@@ -276,24 +302,103 @@ export class FifoFramer {
     if (this.#inStr) {
       if (this.#esc) this.#esc = false;
       else if (b === 0x5c) this.#esc = true;
-      else if (b === 0x22) this.#inStr = false;
-      else if (b === LF) this.#broken("a line break inside a JSON string");
-    } else if (b === 0x22) {
+      else if (b === 0x22) {
+        this.#inStr = false;
+        this.#expect = this.#strIsKey ? E_COLON : E_COMMA_OR_CLOSE;
+      } else if (b === LF) this.#broken("a line break inside a JSON string");
+      return;
+    }
+    if (!this.#valid) return this.#nestBroken(b, i);
+    if (this.#expect === E_SCALAR) {
+      if (isScalarByte(b)) return;
+      this.#expect = E_COMMA_OR_CLOSE;
+    }
+    if (isSpace(b)) return;
+    switch (this.#expect) {
+      case E_KEY_OR_CLOSE:
+      case E_KEY:
+        if (b === 0x22) return this.#string(true);
+        if (b === 0x7d && this.#expect === E_KEY_OR_CLOSE) return this.#close(i);
+        break;
+      case E_COLON:
+        if (b === COLON) {
+          this.#expect = E_VALUE;
+          return;
+        }
+        break;
+      case E_VALUE:
+      case E_VALUE_OR_CLOSE:
+        if (b === 0x7b || b === 0x5b) {
+          this.#depth++;
+          this.#objects.push(b === 0x7b);
+          this.#expect = b === 0x7b ? E_KEY_OR_CLOSE : E_VALUE_OR_CLOSE;
+          return;
+        }
+        if (b === 0x22) return this.#string(false);
+        if (startsScalar(b)) {
+          this.#expect = E_SCALAR;
+          return;
+        }
+        if (b === 0x5d && this.#expect === E_VALUE_OR_CLOSE) return this.#close(i);
+        break;
+      case E_COMMA_OR_CLOSE: {
+        const inObject = this.#objects[this.#objects.length - 1];
+        if (b === 0x2c) {
+          this.#expect = inObject ? E_KEY : E_VALUE;
+          return;
+        }
+        if (b === (inObject ? 0x7d : 0x5d)) return this.#close(i);
+        break;
+      }
+    }
+    // This byte cannot continue the value.
+    if (b === COLON) {
+      // The start of the next request; this one was never finished.
+      this.#unfinished();
+      this.#beginName(i);
+      return;
+    }
+    // Bound for -32700: find its end by nesting alone, or a line starting with ':'.
+    this.#valid = false;
+    this.#nestBroken(b, i);
+  }
+
+  #string(isKey: boolean): void {
+    this.#inStr = true;
+    this.#strIsKey = isKey;
+    this.#esc = false;
+  }
+
+  #close(i: number): void {
+    this.#objects.pop();
+    if (--this.#depth === 0) this.#complete(i + 1);
+    else this.#expect = E_COMMA_OR_CLOSE;
+  }
+
+  /** A value that broke the grammar: nesting only, as far as its end or a line starting with ':'. */
+  #nestBroken(b: number, i: number): void {
+    if (b === 0x22) {
       this.#inStr = true;
+      this.#strIsKey = false;
       this.#lineStart = false;
     } else if (b === 0x7b || b === 0x5b) {
       this.#depth++;
+      this.#objects.push(b === 0x7b);
       this.#lineStart = false;
     } else if (b === 0x7d || b === 0x5d) {
+      this.#objects.pop();
       if (--this.#depth === 0) this.#complete(i + 1);
       this.#lineStart = false;
     } else if (b === LF) this.#lineStart = true;
     else if (b === COLON && this.#lineStart) {
-      // No JSON formatter starts a line with ':'; this is the next request,
-      // and the current one was never finished.
       this.#unfinished();
       this.#beginName(i);
     } else if (!isSpace(b)) this.#lineStart = false;
+  }
+
+  /** Whether a ':' now would continue the value in progress (a key's colon). */
+  #colonContinues(): boolean {
+    return this.#state === S_NEST && this.#valid && !this.#inStr && this.#expect === E_COLON;
   }
 
   #after(buf: Uint8Array, b: number, i: number): void {

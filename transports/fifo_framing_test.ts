@@ -191,3 +191,34 @@ Deno.test("framing: the stop marker delivers what came before, also split across
   t.push(both);
   assert.deepEqual(t.events, ['req a {"x":1}', "stop"]);
 });
+
+Deno.test("framing: a ':' ends a request only where it cannot continue the value", () => {
+  // The colon after a key continues the value, at a line start or at the
+  // start of a read (a slow writer whose every write starts on a separator).
+  const text = ':split:{"jsonrpc": "2.0", "method": "uptime", "id": 42}';
+  const pieces = text.split(/(?=[:,{}" ])/);
+  const slow = framer();
+  for (const piece of pieces) slow.push(piece);
+  assert.deepEqual(slow.events, [`req split ${text.slice(7)}`]);
+  const lines = framer();
+  lines.push(':r:{"a"\n: 1,\n"b"\n:\n[1\n,2]}');
+  assert.deepEqual(lines.events, ['req r {"a"\n: 1,\n"b"\n:\n[1\n,2]}']);
+  // Where a value, a key or a comma must come, a ':' starts the next request.
+  const cut = framer();
+  cut.push(':a:{"x": :b:{}');
+  cut.push(":c:[1,");
+  cut.push(":d:{}");
+  cut.push(":e::f:{}");
+  assert.deepEqual(cut.events, [
+    "parse a (the JSON value is incomplete)",
+    "req b {}",
+    "parse c (the JSON value is incomplete)",
+    "req d {}",
+    "parse e (no JSON value after ':e:')",
+    "req f {}",
+  ]);
+  // A value that broke the grammar still ends where its nesting does.
+  const broken = framer();
+  broken.push(':a:{"x" 1}:b:{}');
+  assert.deepEqual(broken.events, ['req a {"x" 1}', "req b {}"]);
+});

@@ -10,20 +10,32 @@
 // over the body limit, 401 without the bearer token when one is configured.
 // Every request the server receives is counted, whichever of these it gets.
 //
-// Speed: hono's middlewares cost a third of the throughput or more
-// (docs/architecture.md, "Deno facts relied on"), so the body limit, the
-// Content-Type check and the bearer check are done here by hand, and
-// `POST /<mi_root>` itself is dispatched before the router. The bearer token
-// is compared in constant time.
+// Speed: `POST /<mi_root>` is one function before any router, reading only
+// what the protocol needs (method and path, Content-Type, Content-Length,
+// Authorization when a token is set: each a call into the runtime), with
+// one promise per request; hono's middlewares would cost a third of the
+// throughput (docs/architecture.md, "Deno facts relied on"). The bearer
+// token is compared in constant time.
+//
+// Hostile clients: the connection guard (http_guard.ts) closes idle and
+// dribbling connections and keeps their number under `http.max_connections`;
+// if the server dies anyway (Deno.serve ends its server at EMFILE on accept,
+// with every connection), a new one is started with a backoff, so the
+// listener comes back by itself.
 
 import { Hono } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import { type Config, parseHostPort } from "../config/schema.ts";
-import type { Endpoint, MaybePromise, Reply } from "../mi/core.ts";
+import type { Endpoint, Reply } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import { errorReply, INTERNAL_ERROR, INVALID_REQUEST } from "../mi/jsonrpc.ts";
-import type { Counter } from "../mi/stats.ts";
+import type { Counter, Gauge } from "../mi/stats.ts";
+import type { MiGateway } from "../mi/gateway.ts";
+import { fdLimit } from "../sys/libc.ts";
+import { errText } from "../sys/log.ts";
+import { configToken } from "../config/token.ts";
+import { ConnectionGuard, type GuardLimits, type InHandler, peerText } from "./http_guard.ts";
 import {
   type Deadline,
   type EndpointSpec,
@@ -31,9 +43,6 @@ import {
   type Serving,
   toPolicy,
 } from "./listener.ts";
-import { errText } from "../sys/log.ts";
-import { configToken } from "../config/token.ts";
-import type { MiGateway } from "../mi/gateway.ts";
 
 export type HttpConfig = Config["http"];
 
@@ -42,6 +51,15 @@ type ServeHandler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | P
 
 const JSON_TYPE = { "content-type": "application/json" };
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Descriptors kept free of HTTP connections: the rest of the daemon needs some too. */
+const FD_RESERVE_MIN = 64;
+/** The first wait before a dead server is started again; doubled up to RESTART_MAX_MS. */
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 5000;
+/** A server that ran this long resets the backoff. */
+const RESTART_STABLE_MS = 30000;
 
 function jsonError(status: number, data: string, headers: Record<string, string> = {}): Response {
   const body = errorReply(INVALID_REQUEST, "Invalid Request", data, "null");
@@ -55,18 +73,31 @@ function internalError(status: number, data?: string, headers: Record<string, st
   });
 }
 
-/** Counters of requests refused before they reach the MI core. */
+/** Counters of the HTTP listener: requests refused before the core, connections closed. */
 export interface HttpCounters {
   badMethod: Counter;
   badContentType: Counter;
   authFailures: Counter;
+  idleClosed: Counter;
+  headerTimeouts: Counter;
+  bodyTimeouts: Counter;
+  overLimit: Counter;
+  restarts: Counter;
+  connections: Gauge;
 }
 
 export function httpCounters(mi: MiInstance): HttpCounters {
+  const c = (name: string) => mi.stats.counter("mi", name);
   return {
-    badMethod: mi.stats.counter("mi", "http_bad_method"),
-    badContentType: mi.stats.counter("mi", "http_bad_content_type"),
-    authFailures: mi.stats.counter("mi", "http_auth_failures"),
+    badMethod: c("http_bad_method"),
+    badContentType: c("http_bad_content_type"),
+    authFailures: c("http_auth_failures"),
+    idleClosed: c("http_idle_closed"),
+    headerTimeouts: c("http_header_timeouts"),
+    bodyTimeouts: c("http_body_timeouts"),
+    overLimit: c("http_connections_dropped"),
+    restarts: c("http_restarts"),
+    connections: mi.stats.gauge("mi", "http_connections"),
   };
 }
 
@@ -77,24 +108,20 @@ function isJsonType(ct: string | null): boolean {
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === "application/json";
 }
 
-/** `127.0.0.1:40312`, `[::1]:40312`: the client's address, for RequestContext.peer. */
-function remoteText(info: Deno.ServeHandlerInfo): string {
-  const a = info.remoteAddr as Deno.NetAddr;
-  return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+/**
+ * Reads a body up to `limit` bytes for the faces (XML-RPC): the text, or
+ * the size seen when it is over the limit (from Content-Length before
+ * reading anything, or counted while streaming).
+ */
+function readBody(req: Request, limit: number): Promise<string | number> {
+  const cl = req.headers.get("content-length");
+  if (cl === null) return readStreamed(req, limit);
+  const n = Number(cl);
+  return n > limit ? Promise.resolve(n) : req.text();
 }
 
-/**
- * Reads the body up to `limit` bytes: the text, or the size seen when it is
- * over the limit (from Content-Length before reading anything, or counted
- * while streaming a chunked body).
- */
-async function readBody(req: Request, limit: number): Promise<string | number> {
-  const cl = req.headers.get("content-length");
-  if (cl !== null) {
-    const n = Number(cl);
-    if (n > limit) return n;
-    return await req.text();
-  }
+/** A chunked body up to `limit` bytes: its text, or the size seen once over the limit. */
+async function readStreamed(req: Request, limit: number): Promise<string | number> {
   if (req.body === null) return "";
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -115,7 +142,7 @@ async function readBody(req: Request, limit: number): Promise<string | number> {
     all.set(c, off);
     off += c.length;
   }
-  return new TextDecoder().decode(all);
+  return decoder.decode(all);
 }
 
 function replyResponse(r: Reply): Response {
@@ -123,9 +150,56 @@ function replyResponse(r: Reply): Response {
   return new Response(r, { headers: JSON_TYPE });
 }
 
+/** What the MI handler needs of its listener. */
+interface MiRoute {
+  ep: Endpoint;
+  counters: HttpCounters;
+  /** Requests being answered, for the graceful stop. */
+  requests: InFlight;
+  /** Requests in the handler, for the connection guard. */
+  active: Set<InHandler>;
+}
+
 /** The `POST /<mi_root>` handler: checks, body, core, reply. */
-export function miHandler(ep: Endpoint, counters: HttpCounters): ServeHandler {
+export function miHandler(route: MiRoute): ServeHandler {
+  const { ep, counters, requests, active } = route;
   const limit = ep.maxRequestBytes;
+
+  /** Reads the body, runs it, answers; the request is in `active` meanwhile. */
+  const answer = async (
+    req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    length: string | null,
+  ): Promise<Response> => {
+    const rec: InHandler = { info, reading: true, gone: false };
+    active.add(rec);
+    requests.begin();
+    try {
+      let body: string | number;
+      try {
+        body = length !== null ? await req.text() : await readStreamed(req, limit);
+      } catch (e) {
+        // The client went away while sending its body (or the guard closed it).
+        ep.report("dropped");
+        return jsonError(400, `the request body could not be read: ${errText(e)}`);
+      }
+      rec.reading = false;
+      if (typeof body === "number") {
+        return new Response(ep.oversize(body), { status: 413, headers: JSON_TYPE });
+      }
+      if (body.length === 0) {
+        ep.report("refused");
+        return jsonError(400, "the request body is empty");
+      }
+      const peer = info && (() => peerText(info.remoteAddr as Deno.NetAddr));
+      const r = ep.handle(body, peer, rec);
+      return replyResponse(typeof r === "string" || r === null ? r : await r);
+    } finally {
+      active.delete(rec);
+      requests.end();
+    }
+  };
+
   return (req, info) => {
     const method = req.method;
     if (method !== "POST") {
@@ -140,28 +214,21 @@ export function miHandler(ep: Endpoint, counters: HttpCounters): ServeHandler {
       }
       return jsonError(406, `unsupported HTTP method ${method}; send POST`, { allow: "POST" });
     }
-    const ct = req.headers.get("content-type");
+    const headers = req.headers;
+    const ct = headers.get("content-type");
     if (!isJsonType(ct)) {
       counters.badContentType.inc();
       ep.report("refused");
       const got = ct === null ? "no Content-Type" : `Content-Type '${ct}'`;
       return jsonError(415, `${got}: send Content-Type: application/json`);
     }
-    return readBody(req, limit).then((body) => {
-      if (typeof body === "number") {
-        return new Response(ep.oversize(body), { status: 413, headers: JSON_TYPE });
-      }
-      if (body.length === 0) {
-        ep.report("refused");
-        return jsonError(400, "the request body is empty");
-      }
-      const r: MaybePromise<Reply> = ep.handle(body, info && (() => remoteText(info)));
-      return r instanceof Promise ? r.then(replyResponse) : replyResponse(r);
-    }, (e) => {
-      // The client went away while sending its body.
-      ep.report("dropped");
-      return jsonError(400, `the request body could not be read: ${errText(e)}`);
-    });
+    // Over the limit by Content-Length: refused before a byte of it is read.
+    const length = headers.get("content-length");
+    if (length !== null) {
+      const n = Number(length);
+      if (n > limit) return new Response(ep.oversize(n), { status: 413, headers: JSON_TYPE });
+    }
+    return answer(req, info, length);
   };
 }
 
@@ -220,21 +287,31 @@ export function bearerCheck(token: string): (req: Request) => boolean {
   };
 }
 
+export interface ServerOptions {
+  app: Hono;
+  root: string;
+  mi: ServeHandler;
+  auth: ((req: Request) => boolean) | undefined;
+  counters: HttpCounters;
+  ep: Endpoint;
+  /** True while the listener stops: new requests get 503. */
+  stopping: () => boolean;
+}
+
 /**
- * The server's request handler: authentication for every route, then the MI
- * route without the router (the hot path), then the hono app.
+ * The server's request handler: 503 while stopping, authentication for
+ * every route, then the MI route without the router (the hot path), then
+ * the hono app.
  */
-export function serverHandler(
-  app: Hono,
-  root: string,
-  mi: ServeHandler,
-  auth: ((req: Request) => boolean) | undefined,
-  counters: HttpCounters,
-  ep: Endpoint,
-): ServeHandler {
-  const tail = `/${root}`;
+export function serverHandler(o: ServerOptions): ServeHandler {
+  const { app, mi, auth, counters, ep, stopping } = o;
+  const tail = `/${o.root}`;
   return (req, info) => {
-    if (auth && !auth(req)) {
+    if (stopping()) {
+      ep.report("refused");
+      return internalError(503, "sipmi is shutting down", { connection: "close" });
+    }
+    if (auth !== undefined && !auth(req)) {
       counters.authFailures.inc();
       ep.report("refused");
       // A browser asking for a page is offered a Basic login (the token as password).
@@ -262,10 +339,23 @@ export function serverHandler(
 /** Mounts routes that are clients of the listener's endpoint on its hono app. */
 export type HttpFaces = (app: Hono, gateway: MiGateway) => void;
 
+/**
+ * The connection maximum that fits the open-file limit: a quarter of the
+ * descriptors (at least FD_RESERVE_MIN) stay for the rest of the daemon.
+ */
+export function fittingMaxConnections(wanted: number, softLimit: number): number {
+  const reserve = Math.max(FD_RESERVE_MIN, Math.ceil(softLimit / 4));
+  return Math.max(1, Math.min(wanted, softLimit - reserve));
+}
+
 export class HttpListener extends ListenerBase {
   readonly #cfg: HttpConfig;
   #server: Deno.HttpServer | undefined;
+  #serve: (() => Deno.HttpServer) | undefined;
+  #guard: ConnectionGuard | undefined;
   #stopping = false;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #backoffMs = RESTART_MIN_MS;
   /** Requests being answered: a stop waits for them before it shuts the server down. */
   readonly #requests = new InFlight();
 
@@ -295,7 +385,13 @@ export class HttpListener extends ListenerBase {
     const token = configToken(cfg);
     const ep = s.ep;
     const counters = httpCounters(this.mi);
-    const handler = miHandler(ep, counters);
+    const guard = new ConnectionGuard(
+      hp.port,
+      this.#limits(s),
+      counters,
+      (k, m) => s.warn.warn(k, m),
+    );
+    const handler = miHandler({ ep, counters, requests: this.#requests, active: guard.active });
     const app = createMiApp({ root: cfg.mi_root, handler, unknown: () => ep.report("refused") });
     // The HTML page, the host picture, XML-RPC and /metrics: clients of this
     // endpoint (a GET runs through a read-only copy of it, counted as http too).
@@ -311,55 +407,119 @@ export class HttpListener extends ListenerBase {
       run: (text, o) =>
         (o.readOnly ? readOnlyEp : ep).handle(
           text,
-          o.conn ? () => remoteText(o.conn as Deno.ServeHandlerInfo) : undefined,
+          o.conn
+            ? () => peerText((o.conn as Deno.ServeHandlerInfo).remoteAddr as Deno.NetAddr)
+            : undefined,
         ),
       readBody: (req) => readBody(req, ep.maxRequestBytes),
       oversize: (size) => ep.oversize(size),
       refused: () => ep.report("refused"),
     });
     const auth = token === "" ? undefined : bearerCheck(token);
-    try {
-      this.#server = Deno.serve({
+    const fetch = serverHandler({
+      app,
+      root: cfg.mi_root,
+      mi: handler,
+      auth,
+      counters,
+      ep,
+      stopping: () => this.#stopping,
+    });
+    const serve = () =>
+      Deno.serve({
         hostname: hp.host,
         port: hp.port,
         onListen: () => {},
         onError: (e) => {
-          s.task.log.error(`HTTP request failed: ${errText(e)}`);
+          s.warn.error("error", `HTTP request failed: ${errText(e)}`);
           return internalError(500);
         },
-      }, this.#counted(ep, serverHandler(app, cfg.mi_root, handler, auth, counters, ep)));
+      }, fetch);
+    try {
+      this.#server = serve();
     } catch (e) {
       throw new Error(`cannot listen: ${errText(e)}`);
     }
+    this.#serve = serve;
     this.#stopping = false;
+    this.#backoffMs = RESTART_MIN_MS;
+    this.#guard = guard;
+    guard.start();
+    this.#watch(this.#server, s, counters);
     return `http://${cfg.listen}/${cfg.mi_root}${auth ? " (bearer token required)" : ""}`;
   }
 
-  /** Counts requests being handled, so a stop can wait for them; refuses new ones while stopping. */
-  #counted(ep: Endpoint, inner: ServeHandler): ServeHandler {
-    const requests = this.#requests;
-    return (req, info) => {
-      if (this.#stopping) {
-        ep.report("refused");
-        return internalError(503, "sipmi is shutting down", { connection: "close" });
+  /** The guard's limits: the configured ones, the maximum lowered to fit the open-file limit. */
+  #limits(s: Serving): GuardLimits {
+    const cfg = this.#cfg;
+    let max = cfg.max_connections;
+    try {
+      const soft = fdLimit().soft;
+      max = fittingMaxConnections(cfg.max_connections, soft);
+      if (max < cfg.max_connections) {
+        s.task.log.warn(
+          `http.max_connections ${cfg.max_connections} lowered to ${max}: the open-file limit is ${soft}`,
+        );
       }
-      requests.begin();
-      let r: Response | Promise<Response>;
-      try {
-        r = inner(req, info);
-      } catch (e) {
-        requests.end();
-        throw e;
-      }
-      if (r instanceof Promise) return r.finally(requests.end);
-      requests.end();
-      return r;
+    } catch {
+      // No limit to read: keep the configured maximum.
+    }
+    return {
+      maxConnections: max,
+      headerTimeoutMs: cfg.header_timeout_ms,
+      bodyTimeoutMs: cfg.body_timeout_ms,
+      idleTimeoutMs: cfg.idle_timeout_ms,
     };
   }
 
+  /**
+   * A server that ends while the listener is not stopping died (EMFILE on
+   * accept ends Deno's server and drops its connections): start another
+   * after a backoff, until one stays up.
+   */
+  #watch(server: Deno.HttpServer, s: Serving, counters: HttpCounters): void {
+    const started = performance.now();
+    const died = (why: string) => {
+      if (this.#stopping || this.#server !== server) return;
+      this.#server = undefined;
+      if (performance.now() - started > RESTART_STABLE_MS) this.#backoffMs = RESTART_MIN_MS;
+      counters.restarts.inc();
+      s.warn.warn(
+        "died",
+        `the HTTP server stopped (${why}); starting it again in ${this.#backoffMs} ms`,
+      );
+      this.#restartLater(s, counters);
+    };
+    server.finished.then(() => died("it ended"), (e) => died(errText(e)));
+  }
+
+  #restartLater(s: Serving, counters: HttpCounters): void {
+    const wait = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, RESTART_MAX_MS);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#stopping || this.#serve === undefined) return;
+      try {
+        this.#server = this.#serve();
+      } catch (e) {
+        s.warn.warn("restart", `the HTTP server could not start again: ${errText(e)}`);
+        return this.#restartLater(s, counters);
+      }
+      s.task.log.notice(`listening again on http://${this.#cfg.listen}/${this.#cfg.mi_root}`);
+      this.#watch(this.#server, s, counters);
+    }, wait);
+  }
+
   protected async close(d: Deadline, _s: Serving): Promise<void> {
+    this.#guard?.stop();
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     const server = this.#server;
-    if (!server) return;
+    this.#serve = undefined;
+    if (!server) {
+      this.#guard = undefined;
+      return;
+    }
     // Deno's shutdown() cuts off request bodies still arriving, so requests
     // already received are finished first; new ones get 503 meanwhile.
     this.#stopping = true;
@@ -368,5 +528,7 @@ export class HttpListener extends ListenerBase {
     await d.wait(server.shutdown());
     this.#stopping = false;
     this.#server = undefined;
+    this.#guard = undefined;
+    httpCounters(this.mi).connections.set(0);
   }
 }

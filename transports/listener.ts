@@ -43,26 +43,37 @@ export function toPolicy(c: PolicyConfig): CommandPolicy {
 }
 
 /**
- * Logs a warning at most once a second per kind, so a client that floods a
- * listener with bad requests cannot flood the log; the suppressed count is
- * reported with the next line.
+ * Logs at most one line a second per kind, so a client that floods a
+ * listener with bad requests, resets or datagrams cannot flood the log; the
+ * suppressed count is reported with the next line. Every log line a client
+ * can cause, request by request or connection by connection, goes through
+ * one of these. The kinds are a fixed set per listener.
  */
 export class WarnThrottle {
-  readonly #log: { warn(msg: string): void };
+  readonly #log: { warn(msg: string): void; error(msg: string): void };
   readonly #last = new Map<string, { at: number; suppressed: number }>();
-  constructor(log: { warn(msg: string): void }) {
+  constructor(log: { warn(msg: string): void; error(msg: string): void }) {
     this.#log = log;
   }
   warn(kind: string, msg: string): void {
+    const line = this.#line(kind, msg);
+    if (line !== undefined) this.#log.warn(line);
+  }
+  /** The same, at the error level: something failed that should not have. */
+  error(kind: string, msg: string): void {
+    const line = this.#line(kind, msg);
+    if (line !== undefined) this.#log.error(line);
+  }
+  #line(kind: string, msg: string): string | undefined {
     const now = Date.now();
     const s = this.#last.get(kind);
     if (s && now - s.at < 1000) {
       s.suppressed++;
-      return;
+      return undefined;
     }
     const extra = s?.suppressed ? ` (${s.suppressed} similar since the last report)` : "";
     this.#last.set(kind, { at: now, suppressed: 0 });
-    this.#log.warn(msg + extra);
+    return msg + extra;
   }
 }
 

@@ -7,10 +7,15 @@
 //   before anything is opened), the open uses O_NOFOLLOW and never O_CREAT or
 //   O_TRUNC, and fstat must show the same FIFO with one link afterwards;
 // - the open is O_WRONLY|O_NONBLOCK: it fails with ENXIO until the client has
-//   the FIFO open for reading, so it is retried on timers (first after 0 ms,
-//   then 1, 2, 4 ... up to 20 ms) until reply_timeout_ms. Clients that open
-//   their FIFO after writing the request (python `opensips`) get their reply
-//   in about a millisecond; one that never opens it costs timers only.
+//   the FIFO open for reading, so it is retried (after 1, 2, 4 ... up to
+//   20 ms, by one timer for every waiting request) until reply_timeout_ms.
+//   Clients that open their FIFO after writing the request (python
+//   `opensips`) get their reply in about a millisecond; one that never opens
+//   it costs a system call per try, and the waiting requests are bounded in
+//   count and bytes (ReplyOpener);
+// - the request FIFO itself is never a reply FIFO (it can lie in reply_dir:
+//   the defaults /tmp/sipmi_fifo and /tmp/ do), or the reply would be read
+//   back as a request;
 //   (`Deno.open` for writing would block a pool thread until the client
 //   opens, forever if it died: docs/architecture.md, "Deno facts relied on".)
 // - the reply is written in pieces of at most PIPE_BUF bytes: each is atomic
@@ -18,10 +23,10 @@
 //   count of what was written, and the writer waits on a timer instead of
 //   blocking the event loop.
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from "node:fs";
+import { lstatSync } from "node:fs";
+import { closeFd, cPath, fdFileId, openFifoWriter, writeNow } from "../sys/libc.ts";
 import { errorCode, fileKind, PIPE_BUF } from "./os.ts";
 
-const OPEN_FLAGS = constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 const MAX_DELAY_MS = 20;
 
 /** Why a reply name is refused, or undefined when it is acceptable. */
@@ -55,68 +60,203 @@ function lstatFifo(path: string): { dev: number; ino: number } | string {
   return `${path} is ${fileKind(st)}, not a FIFO`;
 }
 
-/** One open attempt: the fd, "retry" (no reader yet), or why it is refused. */
-function tryOpen(path: string, want: { dev: number; ino: number }): number | "retry" | string {
-  let fd: number;
-  try {
-    fd = openSync(path, OPEN_FLAGS);
-  } catch (e) {
-    const c = errorCode(e);
-    if (c === "ENXIO") return "retry";
-    if (c === "ELOOP") return `${path} is a symbolic link, not a FIFO`;
-    if (c === "ENOENT") return `${path} was removed`;
-    return `cannot open ${path}: ${c}`;
+/** Errors of an open that may pass: no reader yet, or no descriptor free right now. */
+const TRANSIENT = new Set(["ENXIO", "EMFILE", "ENFILE", "EINTR"]);
+
+/**
+ * One open attempt: the fd, "retry" (no reader yet, or out of descriptors
+ * for the moment), or why it is refused. Nothing here throws: a client that
+ * never opens its FIFO costs a system call per try, not an exception.
+ */
+function tryOpen(
+  path: string,
+  cpath: Uint8Array<ArrayBuffer>,
+  want: { dev: number; ino: number },
+): number | "retry" | string {
+  const fd = openFifoWriter(cpath);
+  if (typeof fd === "string") return openRefusal(path, fd);
+  const st = fdFileId(fd);
+  if (st === undefined) {
+    closeFd(fd);
+    return `cannot fstat ${path}`;
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFIFO() || st.dev !== want.dev || st.ino !== want.ino) {
-      closeSync(fd);
-      return `${path} was replaced while opening it`;
-    }
-    if (st.nlink !== 1) {
-      closeSync(fd);
-      return `${path} has ${st.nlink} links`;
-    }
-  } catch (e) {
-    closeSync(fd);
-    return `cannot fstat ${path}: ${errorCode(e)}`;
+  if (!st.fifo || st.dev !== want.dev || st.ino !== want.ino) {
+    closeFd(fd);
+    return `${path} was replaced while opening it`;
+  }
+  if (st.nlink !== 1) {
+    closeFd(fd);
+    return `${path} has ${st.nlink} links`;
   }
   return fd;
 }
 
+function openRefusal(path: string, code: string): "retry" | string {
+  if (TRANSIENT.has(code)) return "retry";
+  if (code === "ELOOP") return `${path} is a symbolic link, not a FIFO`;
+  if (code === "ENOENT") return `${path} was removed`;
+  return `cannot open ${path}: ${code}`;
+}
+
+export interface OpenerOptions {
+  /** How long a client has to open its reply FIFO (`fifo.reply_timeout_ms`). */
+  timeoutMs: number;
+  /** Most requests waiting for their client at once (`fifo.max_pending`). */
+  maxWaiting: number;
+  /** Most bytes of request text held by them (`fifo.max_pending_bytes`). */
+  maxBytes: number;
+  /** True for the request FIFO itself (or one being drained): never a reply FIFO. */
+  isRequestFifo(id: { dev: number; ino: number }): boolean;
+}
+
+/** A request waiting for its client to open the reply FIFO. */
+interface Waiting {
+  path: string;
+  cpath: Uint8Array<ArrayBuffer>;
+  want: { dev: number; ino: number };
+  bytes: number;
+  deadline: number;
+  nextAt: number;
+  delay: number;
+  resolve: ((r: OpenResult) => void) | undefined;
+}
+
 /**
- * Opens a client's reply FIFO for writing. Synchronous when the client is
- * already reading (the result comes back as a plain value), a promise when it
- * has to wait for the client; refused at once for anything that is not the
- * client's FIFO.
+ * Opens clients' reply FIFOs for one listener. A client that is already
+ * reading gets its FIFO at once. The others wait in one queue served by one
+ * timer: each is tried again after 1, 2, 4 ... up to 20 ms until
+ * `timeoutMs`, then given up and released at once. The queue is bounded
+ * in count and in the bytes of request text it holds; when full, the
+ * request that has waited longest is given up for the new one: clients
+ * that never open their FIFO cannot lock out those that do.
  */
-export function openReplyFifo(
-  path: string,
-  timeoutMs: number,
-  ctl: WaitControl,
-): OpenResult | Promise<OpenResult> {
-  const want = lstatFifo(path);
-  if (typeof want === "string") return { refused: want };
-  const first = tryOpen(path, want);
-  if (typeof first === "number") return { fd: first };
-  if (first !== "retry") return { refused: first };
-  const deadline = performance.now() + timeoutMs;
-  return new Promise((resolve) => {
-    let delay = 0;
-    const attempt = () => {
-      if (ctl.cancelled) return resolve({ timeout: "the listener stopped" });
-      const r = tryOpen(path, want);
-      if (typeof r === "number") return resolve({ fd: r });
-      if (r !== "retry") return resolve({ refused: r });
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        return resolve({ timeout: `nobody opened ${path} for reading within ${timeoutMs} ms` });
+export class ReplyOpener {
+  readonly #o: OpenerOptions;
+  #queue: Waiting[] = [];
+  #bytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+
+  constructor(o: OpenerOptions) {
+    this.#o = o;
+  }
+
+  /** Requests waiting for their client now. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Opens `path` for writing: a plain value when it can be decided now
+   * (opened, or refused), a promise when the client has not opened it yet.
+   * `bytes` is the size of what the request keeps while it waits.
+   */
+  open(path: string, bytes: number): OpenResult | Promise<OpenResult> {
+    const want = lstatFifo(path);
+    if (typeof want === "string") return { refused: want };
+    if (this.#o.isRequestFifo(want)) {
+      return { refused: `${path} is the request FIFO itself, not a reply FIFO` };
+    }
+    const cpath = cPath(path);
+    const first = tryOpen(path, cpath, want);
+    if (typeof first === "number") return { fd: first };
+    if (first !== "retry") return { refused: first };
+    return new Promise((resolve) => {
+      const now = performance.now();
+      this.#makeRoom(bytes);
+      this.#queue.push({
+        path,
+        cpath,
+        want,
+        bytes,
+        deadline: now + this.#o.timeoutMs,
+        // The first try again in the next turn of the event loop.
+        nextAt: now,
+        delay: 0,
+        resolve,
+      });
+      this.#bytes += bytes;
+      this.#arm(now);
+    });
+  }
+
+  /** Gives every waiting request up (the listener stops). */
+  cancelAll(why: string): void {
+    for (const w of this.#queue) this.#finish(w, { timeout: why });
+    this.#queue = [];
+    this.#bytes = 0;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  /** Evicts the longest waiting until one more request (of `bytes`) fits. */
+  #makeRoom(bytes: number): void {
+    const o = this.#o;
+    let evicted = 0;
+    while (
+      this.#queue.length > 0 &&
+      (this.#queue.length >= o.maxWaiting || this.#bytes + bytes > o.maxBytes)
+    ) {
+      const w = this.#queue.shift()!;
+      this.#bytes -= w.bytes;
+      evicted++;
+      this.#finish(w, {
+        timeout: `given up for a newer request: more than ${o.maxWaiting} requests ` +
+          `(or ${o.maxBytes} bytes) wait for their clients (fifo.max_pending, fifo.max_pending_bytes)`,
+      });
+    }
+  }
+
+  #finish(w: Waiting, r: OpenResult): void {
+    const resolve = w.resolve;
+    w.resolve = undefined;
+    resolve?.(r);
+  }
+
+  #arm(at: number): void {
+    if (at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#tick, Math.max(0, at - performance.now()));
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    // A little ahead: a timer may fire a fraction of a millisecond early.
+    const now = performance.now() + 0.5;
+    let next = Infinity;
+    const keep: Waiting[] = [];
+    for (const w of this.#queue) {
+      if (w.resolve === undefined) continue;
+      if (w.nextAt <= now) {
+        const r = tryOpen(w.path, w.cpath, w.want);
+        if (typeof r === "number") {
+          this.#finish(w, { fd: r });
+          this.#bytes -= w.bytes;
+          continue;
+        }
+        if (r !== "retry") {
+          this.#finish(w, { refused: r });
+          this.#bytes -= w.bytes;
+          continue;
+        }
+        if (now >= w.deadline) {
+          const why = `nobody opened ${w.path} for reading within ${this.#o.timeoutMs} ms`;
+          this.#finish(w, { timeout: why });
+          this.#bytes -= w.bytes;
+          continue;
+        }
+        w.delay = Math.min(Math.max(1, w.delay * 2), MAX_DELAY_MS);
+        w.nextAt = Math.min(now + w.delay, w.deadline);
       }
-      delay = Math.min(delay === 0 ? 1 : delay * 2, MAX_DELAY_MS, Math.ceil(left));
-      setTimeout(attempt, delay);
-    };
-    setTimeout(attempt, 0);
-  });
+      next = Math.min(next, w.nextAt);
+      keep.push(w);
+    }
+    this.#queue = keep;
+    if (next < Infinity) this.#arm(next);
+  };
 }
 
 /**
@@ -126,7 +266,7 @@ export function openReplyFifo(
  */
 export function writeReply(
   fd: number,
-  bytes: Uint8Array,
+  bytes: Uint8Array<ArrayBuffer>,
   timeoutMs: number,
   ctl: WaitControl,
 ): string | undefined | Promise<string | undefined> {
@@ -134,21 +274,15 @@ export function writeReply(
   const step = (): "again" | string | undefined => {
     while (off < bytes.length) {
       const end = Math.min(off + PIPE_BUF, bytes.length);
-      try {
-        off += writeSync(fd, bytes, off, end - off);
-      } catch (e) {
-        if (errorCode(e) === "EAGAIN") return "again";
-        return `write failed: ${errorCode(e)}`; // EPIPE: the client went away
-      }
+      const n = writeNow(fd, bytes.subarray(off, end));
+      if (typeof n === "number") off += n;
+      else if (n === "EAGAIN" || n === "EINTR") return "again";
+      else return `write failed: ${n}`; // EPIPE: the client went away
     }
     return undefined;
   };
   const close = (r: string | undefined) => {
-    try {
-      closeSync(fd);
-    } catch {
-      // Already closed: nothing left to release.
-    }
+    closeFd(fd);
     return r;
   };
   const first = step();

@@ -11,6 +11,7 @@ import type { HostFs } from "../sys/hostfs.ts";
 import { SysError } from "../sys/libc.ts";
 import { CpuSet } from "./cpuset.ts";
 import { LookupError } from "./lookup_error.ts";
+import { compilePattern } from "./pattern.ts";
 import { mapLimit } from "./pool.ts";
 import {
   ifAlive,
@@ -65,7 +66,12 @@ export interface AffinityResult {
 
 export async function pidsFor(fs: HostFs, sel: Selector): Promise<number[]> {
   if ("pid" in sel) return (await fs.exists(`/proc/${sel.pid}/task`)) ? [sel.pid] : [];
-  if ("name" in sel) return await pidsByName(fs, new RegExp(sel.name));
+  if ("name" in sel) {
+    // Validated where the selector was made (a parameter, a profile).
+    const re = compilePattern(sel.name);
+    if (typeof re === "string") throw new Error(`process name pattern ${re}`);
+    return await pidsByName(fs, re);
+  }
   return await pidsByUnit(fs, sel.unit);
 }
 

@@ -23,7 +23,7 @@ import { FormatError } from "./format_error.ts";
 import { irqInfos, readInterrupts } from "./irq.ts";
 import { irqbalanceStatus } from "./irqbalance.ts";
 import { LookupError } from "./lookup_error.ts";
-import { compilePattern, MAX_PATTERN } from "./pattern.ts";
+import { compilePattern, MAX_PATTERN, type Pattern } from "./pattern.ts";
 import { defaultRouteNic, describeNic, nicRowsByName, sipNic } from "./nic.ts";
 import { type ProfileState, tuneShow } from "./show.ts";
 import { registerStatGroups } from "./stat_groups.ts";
@@ -71,7 +71,7 @@ function guard(handler: CommandSpec["handler"]): CommandSpec["handler"] {
 }
 
 /** A pattern parameter, compiled by tuning/pattern.ts (the one place patterns are compiled). */
-export function regexParam(p: Params, name: string): RegExp {
+export function regexParam(p: Params, name: string): Pattern {
   const text = p.str(name);
   const re = compilePattern(text);
   if (typeof re !== "string") return re;

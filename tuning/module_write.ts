@@ -26,12 +26,13 @@ import {
   spreadTargets,
 } from "./plan_items.ts";
 import { planIrqbalance } from "./plan_irqbalance.ts";
+import type { Pattern } from "./pattern.ts";
 import type { TuningRuntime } from "./runtime.ts";
 
 /** The parameter readers of module.ts (one set for every tuning command). */
 export interface ParamHelpers {
   recipes(required: readonly string[], optional: readonly string[]): Recipe[];
-  regex(p: Params, name: string): RegExp;
+  regex(p: Params, name: string): Pattern;
   bool(p: Params, name: string): boolean;
   nic(p: Params): string | undefined;
   selector(p: Params): Selector;

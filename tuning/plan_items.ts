@@ -11,6 +11,7 @@ import type { IrqRow } from "./interrupts.ts";
 import { readDefaultAffinity, readIrqAffinity } from "./irq.ts";
 import { LookupError } from "./lookup_error.ts";
 import { describeNic, locateNic } from "./nic.ts";
+import type { Pattern } from "./pattern.ts";
 import { checkOnline, type HostFacts, type PlanOptions } from "./plan_host.ts";
 
 // ------------------------------------------------------------------- IRQs
@@ -95,7 +96,7 @@ export async function planIrqs(
 }
 
 /** Numbered IRQs whose name (or number) matches a pattern. */
-export function irqsMatching(facts: HostFacts, re: RegExp): IrqRow[] {
+export function irqsMatching(facts: HostFacts, re: Pattern): IrqRow[] {
   return facts.interrupts.rows.filter((r) => r.numeric && (re.test(r.name) || re.test(r.irq)));
 }
 

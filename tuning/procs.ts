@@ -6,6 +6,7 @@
 import { type HostFs, HostFsError } from "../sys/hostfs.ts";
 import { type CpuSet, parseCpuList } from "./cpuset.ts";
 import { atLine, FormatError } from "./format_error.ts";
+import type { Pattern } from "./pattern.ts";
 import { mapLimit } from "./pool.ts";
 
 /** Thrown away: the task exited while we looked at it. */
@@ -79,7 +80,7 @@ export async function readStatusAffinity(fs: HostFs, path: string): Promise<CpuS
 }
 
 /** PIDs whose comm or argv[0] basename matches. */
-export async function pidsByName(fs: HostFs, re: RegExp): Promise<number[]> {
+export async function pidsByName(fs: HostFs, re: Pattern): Promise<number[]> {
   const pids = await listPids(fs);
   const hits = await mapLimit(pids, 64, async (pid) => {
     return await ifAlive(async () => {

@@ -18,7 +18,7 @@ import {
   UdpSockets,
 } from "../transports/client.ts";
 import { type Call, type Dialect, dialectOf, type Kind, mutatingPatterns } from "./dialect.ts";
-import { globMatcher } from "./glob.ts";
+import { nameListMatcher } from "../sys/pattern.ts";
 import { readReply } from "./reply.ts";
 import { ensureReplyDir } from "./reply_dir.ts";
 
@@ -107,12 +107,12 @@ export class Upstream {
       ? { ...a, sockets: new UdpSockets() }
       : a;
     this.where = describeTarget(this.target);
-    const mutating = globMatcher(mutatingPatterns(config.mutating, this.dialect));
+    const mutating = nameListMatcher(mutatingPatterns(config.mutating, this.dialect));
     this.isMutating = mutating;
     const allow = config.commands.allow.length > 0
-      ? globMatcher(config.commands.allow)
+      ? nameListMatcher(config.commands.allow)
       : () => true;
-    const deny = globMatcher(config.commands.deny);
+    const deny = nameListMatcher(config.commands.deny);
     this.relays = (n) => allow(n) && !deny(n) && !(config.commands.read_only && mutating(n));
     this.counters = upstreamCounters(stats, config.name);
   }

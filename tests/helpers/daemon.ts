@@ -2,6 +2,8 @@
 // loopback ports, waits until it says it is ready, and cleans up everything
 // (process, FIFO, sockets, temp dir) however the test ends.
 
+import { RUNTIME_FLAGS } from "../../service/runtime.ts";
+
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -88,12 +90,22 @@ export async function startDaemon(
     env?: Record<string, string>;
     /** Another entry script taking `serve --config PATH` (a test wrapper around main.ts). */
     entry?: string;
+    /** Run under this open-file limit, soft and hard (`ulimit -n`): resource limits come fast. */
+    fdLimit?: number;
+    /** Run with the runtime flags of `deno task start` and the release build (memory as in production). */
+    production?: boolean;
   } = {},
 ): Promise<Daemon> {
   const p = opts.paths ?? await makePaths();
   await Deno.writeTextFile(p.config, JSON.stringify(edit(baseConfig(p), p), null, 2));
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", opts.entry ?? MAIN, "serve", "--config", p.config],
+  const flags = opts.production ? [...RUNTIME_FLAGS] : ["-A"];
+  const args = ["run", ...flags, opts.entry ?? MAIN, "serve", "--config", p.config];
+  // `exec` keeps the pid: the shell becomes the daemon.
+  const [cmd, argv] = opts.fdLimit === undefined
+    ? [Deno.execPath(), args]
+    : ["sh", ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, Deno.execPath(), ...args]];
+  const proc = new Deno.Command(cmd, {
+    args: argv,
     cwd: ROOT,
     stdin: "null",
     stdout: "null",

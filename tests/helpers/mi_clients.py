@@ -16,6 +16,7 @@ import os
 import random
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -175,6 +176,20 @@ def http_raw(job):
         return {"responses": out}
     finally:
         s.close()
+
+
+def http_resets(job):
+    """Connections that send a request's head and part of its body, then reset (RST)."""
+    reset = 0
+    for _ in range(job["n"]):
+        s = socket.create_connection(("127.0.0.1", job["port"]), timeout=5)
+        s.sendall(b"POST /mi HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"jsonrpc\"")
+        time.sleep(0.001)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        reset += 1
+    return {"reset": reset}
 
 
 # ---------------------------------------------------------------- load
@@ -358,6 +373,7 @@ OPS = {
     "unix": dgram,
     "http": http,
     "http_raw": http_raw,
+    "http_resets": http_resets,
     "load": load,
     "many_fifo": many_fifo,
 }

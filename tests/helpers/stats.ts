@@ -17,6 +17,7 @@ const CORE_REQUEST_COUNTERS = new Set([
   "mi:oversize_requests",
   "mi:refused_requests",
   "mi:busy_requests",
+  "mi:abandoned_requests",
 ]);
 
 /**
