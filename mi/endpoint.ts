@@ -21,6 +21,7 @@
 import {
   batchReply,
   decodeRequest,
+  EncodedResult,
   type Entry,
   errorReply,
   FORBIDDEN,
@@ -343,7 +344,7 @@ export class Endpoint {
     if (req.idText === undefined) return null;
     let json: string;
     try {
-      json = JSON.stringify(result);
+      json = result instanceof EncodedResult ? result.json : JSON.stringify(result);
     } catch (e) {
       return this.#failed(req, cmd, e);
     }

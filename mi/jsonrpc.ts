@@ -85,6 +85,17 @@ export function isDecodeError(e: Entry): e is DecodeError {
 
 const HEAD = '{"jsonrpc":"2.0",';
 
+/**
+ * A handler's result already encoded as JSON (a command that ran in a worker
+ * thread encoded it there): the reply embeds the text as it is.
+ */
+export class EncodedResult {
+  readonly json: string;
+  constructor(json: string) {
+    this.json = json;
+  }
+}
+
 export function resultReply(resultJson: string, idText: string): string {
   return HEAD + '"result":' + resultJson + ',"id":' + idText + "}";
 }

@@ -8,7 +8,7 @@
 // that changes state leaves an audit record. See docs/service.md.
 
 import type { Config } from "../config/schema.ts";
-import { buildApp } from "../app.ts";
+import { buildDaemonApp } from "../app_daemon.ts";
 import { Auditor } from "./audit.ts";
 import { Daemon, plannedListeners, StartError } from "./daemon.ts";
 import { serviceModule } from "./module.ts";
@@ -33,7 +33,8 @@ export interface DaemonOptions {
 }
 
 export async function runDaemon(o: DaemonOptions): Promise<number> {
-  const { mi, tuning } = buildApp(o.config, { argv: o.argv });
+  const app = buildDaemonApp(o.config, { argv: o.argv });
+  const { mi, tuning } = app;
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
@@ -82,7 +83,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const status = (text: string) => notifier.send({ STATUS: text });
 
   try {
-    // Before serving: roll back an apply a crash interrupted, re-arm a pending confirmation.
+    // Before serving: the tuning worker, then roll back an apply a crash interrupted and
+    // re-arm a pending confirmation.
     status("recovering the tuning state");
     await tuning.start();
     status("starting listeners");
@@ -122,6 +124,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       config: o.config,
       source: o.source,
       auditor,
+      applyLive: (config) => app.reconfigure(config),
       onBegin: () => {
         state.phase = "reloading";
         notifier.send({ ...reloadingFields(), STATUS: "reloading the configuration" });

@@ -48,8 +48,12 @@ export function changedKeys(a: unknown, b: unknown, prefix = ""): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
 }
 
-/** Keys only read when the daemon starts. */
-const RESTART_ONLY = /^(tuning\.|startup(\[|$)|startup_failure$)/;
+/**
+ * Keys only read when the daemon starts. The tuning worker takes the default
+ * profile, the verify interval and enforcement live; its root, state
+ * directory and SIP router settings need a restart.
+ */
+const RESTART_ONLY = /^(tuning\.(root|state_dir|sip)|startup(\[|$)|startup_failure$)/;
 /** Keys of the listeners: reported through the listeners restarted. */
 const LISTENER_KEYS = /^(fifo|datagram|http)\./;
 
@@ -61,6 +65,8 @@ export interface ReloaderOptions {
   config: Config;
   source: string | null;
   auditor: Auditor;
+  /** Applies the keys that change live outside the core (statistics ages, tuning settings). */
+  applyLive?: (config: Config) => Promise<void>;
   /** Told when a reload begins and when it has ended (deferred part included). */
   onBegin?: () => void;
   onEnd?: (r: ReloadResult) => void;
@@ -192,6 +198,13 @@ export class Reloader {
     this.#config = next.config;
     this.#source = next.source;
     this.#o.auditor.configure(next.config);
+    let live: string | undefined;
+    try {
+      await this.#o.applyLive?.(next.config);
+    } catch (e) {
+      live = `tuning settings not applied: ${errText(e)}`;
+      log.error(`reload: ${live}`);
+    }
     Object.assign(r, {
       ok: true,
       started: applied.started,
@@ -200,6 +213,10 @@ export class Reloader {
       unchanged: applied.unchanged,
       after_reply: applied.deferred,
     });
+    if (live !== undefined) {
+      r.ok = false;
+      r.errors.push(live);
+    }
     if (applied.notStarted.length > 0) {
       r.errors.push(...applied.notStarted.map((n) => `optional listener ${n} did not start`));
     }

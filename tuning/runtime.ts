@@ -9,7 +9,6 @@
 // confirmation, and starts the verify loop; stop() ends both timers.
 
 import { ConfigError } from "../config/load.ts";
-import type { StatsRegistry } from "../mi/stats.ts";
 import { hostRoot } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
@@ -41,6 +40,13 @@ export interface TuningSettings {
   verifyIntervalS: number;
   /** Re-apply the profile when drift is found. */
   enforce: boolean;
+}
+
+/** The settings of a config's `tuning` section. */
+export function tuningSettings(
+  t: { profile: string; verify_interval_s: number; enforce: boolean },
+): TuningSettings {
+  return { profile: t.profile, verifyIntervalS: t.verify_interval_s, enforce: t.enforce };
 }
 
 export interface RuntimeLog {
@@ -81,8 +87,18 @@ export interface TuningStatus {
   unchangeable_irqs: string[];
 }
 
+/**
+ * Where the runtime keeps its `tuning:` statistics: the MI instance's
+ * registry in-process; in the tuning worker, counters and values posted to
+ * the main thread's registry.
+ */
+export interface TuningStats {
+  counter(group: string, name: string): { inc(n?: number): void };
+  computed(group: string, name: string, fn: () => number): void;
+}
+
 export interface RuntimeHooks {
-  stats?: StatsRegistry;
+  stats?: TuningStats;
   log?: RuntimeLog;
 }
 
@@ -106,7 +122,7 @@ export class TuningRuntime {
 
   constructor(env: TuningEnv, settings: TuningSettings, hooks: RuntimeHooks = {}) {
     this.env = env;
-    this.settings = settings;
+    this.settings = { ...settings };
     this.store = new StateStore(env.fs, env.stateDir);
     this.#log = hooks.log ?? QUIET;
     const s = hooks.stats;
@@ -130,6 +146,19 @@ export class TuningRuntime {
     this.#running = true;
     for (const irq of await this.store.unchangeable()) this.#unchangeable.add(irq);
     await this.recover();
+    this.#armVerify();
+  }
+
+  /**
+   * Takes new settings (a config reload): the default profile, the verify
+   * interval and enforcement apply from now on.
+   */
+  reconfigure(settings: TuningSettings): void {
+    Object.assign(this.settings, settings);
+    // A pass under way re-arms the loop when it ends; otherwise re-arm it now.
+    if (this.#tick !== null) return;
+    clearTimeout(this.#verifyTimer);
+    this.#verifyTimer = undefined;
     this.#armVerify();
   }
 
