@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { buildDaemonApp } from "../app_daemon.ts";
 import { Auditor } from "./audit.ts";
 import { Daemon, plannedListeners, StartError } from "./daemon.ts";
+import { MemoryTrimmer } from "./memory.ts";
 import { serviceModule } from "./module.ts";
 import { notifierFromEnv, reloadingFields } from "./notify.ts";
 import { privateTmpWarnings } from "./private_tmp.ts";
@@ -39,6 +40,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
 
+  const requests = mi.stats.counter("mi", "requests");
+  const trimmer = new MemoryTrimmer({ activity: () => requests.value() });
+  trimmer.start();
   const notifier = notifierFromEnv(log);
   const watchdog = Watchdog.fromEnv(notifier, log);
   watchdog?.start();
@@ -153,6 +157,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     return EXIT_OK;
   } finally {
     await tuning.stop();
+    trimmer.stop();
     watchdog?.stop();
     notifier.close();
   }

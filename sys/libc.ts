@@ -71,6 +71,9 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // glibc: hands freed heap memory back to the kernel (a blocking-pool thread: it walks every arena).
+  malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
+  mallopt: { parameters: ["i32", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -458,4 +461,27 @@ export function processAlive(pid: number): boolean {
 export function errnoNumber(name: string): number {
   for (const [n, text] of Object.entries(ERRNO_NAMES)) if (text === name) return Number(n);
   throw new Error(`unknown errno name ${name}`);
+}
+
+/**
+ * glibc's malloc_trim(0): returns the free pages of every malloc arena to
+ * the kernel. glibc keeps memory freed by a burst of work (the runtime's
+ * buffers for thousands of requests) for reuse, so the process's RSS stays
+ * at its peak; this gives it back. Resolves to whether anything was
+ * released.
+ */
+export async function mallocTrim(): Promise<boolean> {
+  return await libc().malloc_trim(0n) === 1;
+}
+
+const M_ARENA_MAX = -8;
+
+/**
+ * mallopt(M_ARENA_MAX): how many malloc arenas threads share. glibc gives
+ * busy threads arenas of their own (up to 8 per core), each keeping the
+ * memory it once held; a few suffice for a daemon whose work is on one
+ * thread. Affects arenas created after the call.
+ */
+export function mallocArenaMax(n: number): boolean {
+  return libc().mallopt(M_ARENA_MAX, n) === 1;
 }

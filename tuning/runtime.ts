@@ -8,14 +8,13 @@
 // rolls back an apply a crash interrupted, re-arms or expires a pending
 // confirmation, and starts the verify loop; stop() ends both timers.
 
-import { ConfigError } from "../config/load.ts";
 import { hostRoot } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
 import { type Change, type Plan, type PlanResult, publicPlan, type Row } from "./changes.ts";
 import type { TuningEnv } from "./env.ts";
 import { planProfile } from "./plan.ts";
-import { type LoadedProfile, loadProfile } from "./profile.ts";
+import type { LoadedProfile } from "./profile.ts";
 import { type Journal, type Snapshot, StateStore } from "./state_store.ts";
 import { describeEntry } from "./targets.ts";
 import { type ApplyResult, restoreAll, runTransaction } from "./transaction.ts";
@@ -281,16 +280,22 @@ export class TuningRuntime {
   /** The profile a command means: the one given, else tuning.profile, else the one applied. */
   async #profile(from?: ProfileSource): Promise<LoadedProfile> {
     if (from instanceof Loaded) return from.loaded;
-    try {
-      if (from !== undefined) {
-        return await loadProfile(hostRoot, from as string | Record<string, unknown>);
+    const given = from ?? (this.settings.profile !== "" ? this.settings.profile : undefined);
+    if (given !== undefined) {
+      // The profile reader (JSONC, and the npm module behind it) loads when first needed:
+      // the daemon's tuning worker that never reads a profile file never loads it.
+      const [{ loadProfile }, { ConfigError }] = await Promise.all([
+        import("./profile.ts"),
+        import("../config/load.ts"),
+      ]);
+      try {
+        return await loadProfile(hostRoot, given as string | Record<string, unknown>);
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          throw new TuningError("profile", "Bad profile", e.problems.join("; "));
+        }
+        throw e;
       }
-      if (this.settings.profile !== "") return await loadProfile(hostRoot, this.settings.profile);
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        throw new TuningError("profile", "Bad profile", e.problems.join("; "));
-      }
-      throw e;
     }
     const applied = await this.store.applied();
     if (applied !== null) return { profile: applied.profile, source: applied.source };
