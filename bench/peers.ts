@@ -251,6 +251,15 @@ export const kamailioPeer: PeerDef = {
   },
 };
 
+/**
+ * bench/opensips.cfg with every @MPATH@ replaced by the module directory
+ * (the comment at its top names the placeholder too, so replacing only the
+ * first one left `mpath="@MPATH@"` and OpenSIPS found no module).
+ */
+export function opensipsConfig(template: string, mpath: string): string {
+  return template.replaceAll("@MPATH@", mpath.replace(/\/?$/, "/"));
+}
+
 export const opensipsPeer: PeerDef = {
   name: "opensips",
   unavailable() {
@@ -264,8 +273,7 @@ export const opensipsPeer: PeerDef = {
   async start(dir) {
     const mpath = Deno.env.get("SIPMI_BENCH_OPENSIPS_MPATH")!;
     const cfg = `${dir}/opensips.cfg`;
-    const text = (await Deno.readTextFile(`${BENCH}opensips.cfg`))
-      .replace("@MPATH@", mpath.replace(/\/?$/, "/"));
+    const text = opensipsConfig(await Deno.readTextFile(`${BENCH}opensips.cfg`), mpath);
     await Deno.writeTextFile(cfg, text);
     const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
     const d = await startForking({
