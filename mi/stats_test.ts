@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { StatsRegistry } from "./stats.ts";
+import { GroupValues, StatsRegistry } from "./stats.ts";
 
 Deno.test("counters, gauges and computed values; registering twice returns the same counter", async () => {
   const s = new StatsRegistry();
@@ -38,4 +38,48 @@ Deno.test("computed groups collect on read, async allowed", async () => {
   assert.throws(() => s.collector("softnet", () => []), /exists/);
   assert.equal(await s.reset("softnet:cpu0_dropped"), true);
   assert.equal(await s.reset("softnet:nope"), false);
+});
+
+/** get_statistics's answer built stat by stat, as for items naming single statistics. */
+async function byObject(s: StatsRegistry, items: string[]): Promise<string> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    for (const v of await s.lookup(item)) out[`${v.group}:${v.name}`] = v.value;
+  }
+  return JSON.stringify(out);
+}
+
+Deno.test("encode: whole groups answer the same JSON as stat by stat, a sample encoded once", async () => {
+  const s = new StatsRegistry();
+  s.counter("mi", "requests").inc(7);
+  s.gauge("mi", "open").set(NaN);
+  s.computed("core", "uptime", () => 12);
+  const sample = new GroupValues([["cpu0_processed", 5], ["cpu1_processed", 1e21]]);
+  let age = 0;
+  s.collector("softnet", () => ({ sample, live: [["sample_age_ms", ++age]] }));
+  s.collector("udp", () => [["InErrors", 3]]);
+  s.collector("empty", () => []);
+  for (
+    const items of [
+      ["all"],
+      ["softnet:"],
+      ["mi:", "softnet:", "MI:", "all"],
+      ["empty:", "nope:"],
+      ["udp:", "core:"],
+    ]
+  ) {
+    const encoded = await s.encode(items);
+    assert.ok(encoded !== undefined, String(items));
+    // The age is read anew each time: compare with it taken out.
+    const strip = (j: string) => JSON.stringify({ ...JSON.parse(j), "softnet:sample_age_ms": 0 });
+    assert.equal(strip(encoded), strip(await byObject(s, items)), String(items));
+  }
+  assert.equal(await s.encode(["empty:"]), "{}");
+  // The shared sample's members are encoded once and kept.
+  assert.equal(sample.json("softnet"), sample.json("softnet"));
+  assert.match(sample.json("softnet"), /^"softnet:cpu0_processed":5,"softnet:cpu1_processed":1e\+21$/);
+  // Single statistics are answered stat by stat.
+  assert.equal(await s.encode(["all", "mi:requests"]), undefined);
+  assert.equal(await s.encode(["requests"]), undefined);
+  assert.equal(await s.encode([":"]), undefined);
 });

@@ -74,6 +74,7 @@ const SYMBOLS = {
   // glibc: hands freed heap memory back to the kernel (a blocking-pool thread: it walks every arena).
   malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true },
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -455,6 +456,19 @@ export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid < 1) return false;
   if (libc().kill(pid, 0) === 0) return true;
   return errno() === 1;
+}
+
+const PRIO_PROCESS = 0;
+
+/**
+ * Lowers the calling thread's CPU priority (setpriority(2) on its thread id:
+ * Linux keeps a nice value per thread, and threads it starts inherit it).
+ * Raising niceness needs no privilege.
+ */
+export function niceThisThread(nice: number): void {
+  if (libc().setpriority(PRIO_PROCESS, gettid(), nice) !== 0) {
+    throw new SysError("setpriority", errno(), `nice ${nice}`);
+  }
 }
 
 /** The errno number of a name (`EIO` -> 5), for errors raised by the fake kernel. */

@@ -9,7 +9,7 @@
 // the read runs is the caller's: the daemon's tuning worker, or the
 // process itself for the CLI.
 
-import type { StatsRegistry } from "../mi/stats.ts";
+import { type Collected, GroupValues, type StatsRegistry } from "../mi/stats.ts";
 import { errText } from "../sys/log.ts";
 
 /** Reads one group now (rejects only when the reader itself failed, e.g. a dead worker). */
@@ -21,7 +21,7 @@ export const SAMPLE_AGE = "sample_age_ms";
 interface Sample {
   /** When its read started (Date.now()). */
   at: number;
-  values: [string, number][];
+  values: GroupValues;
 }
 
 export class HostSampler {
@@ -44,12 +44,10 @@ export class HostSampler {
   }
 
   /** A group's values and their age; nothing when the group could not be read. */
-  async values(group: string): Promise<[string, number][]> {
+  async values(group: string): Promise<Collected> {
     const s = await this.sample(group);
-    if (s.values.length === 0) return [];
-    const out = s.values.slice();
-    out.push([SAMPLE_AGE, Math.max(0, Date.now() - s.at)]);
-    return out;
+    if (s.values.values.length === 0) return [];
+    return { sample: s.values, live: [[SAMPLE_AGE, Math.max(0, Date.now() - s.at)]] };
   }
 
   /** The latest sample if young enough, else the read under way, else a new read. */
@@ -63,13 +61,13 @@ export class HostSampler {
     const at = Date.now();
     const p = this.#read(group).then(
       (values) => {
-        const s = { at, values };
+        const s = { at, values: new GroupValues(values) };
         this.#samples.set(group, s);
         return s;
       },
       (e) => {
         this.#warn(`statistics group ${group}: ${errText(e)}`);
-        return { at, values: [] };
+        return { at, values: new GroupValues([]) };
       },
     ).finally(() => this.#reading.delete(group));
     this.#reading.set(group, p);

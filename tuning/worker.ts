@@ -9,6 +9,8 @@
 // the messages are tuning/wire.ts.
 
 import type { CommandSpec } from "../mi/registry.ts";
+import { niceThisThread } from "../sys/libc.ts";
+import { errText } from "../sys/log.ts";
 import { tuningEnv } from "./env.ts";
 import { tuningModule } from "./module.ts";
 import { TuningRuntime, tuningSettings, type TuningStats } from "./runtime.ts";
@@ -78,7 +80,19 @@ let stats: PostedStats | undefined;
 const commands = new Map<string, CommandSpec>();
 let groups = new Map<string, GroupReader>();
 
+/**
+ * The worker's thread (and the threads it starts for file reads) yields
+ * the CPU to the event loop's: on a busy host a monitoring scrape or
+ * `tune show` waits, the other clients do not.
+ */
+export const WORKER_NICE = 10;
+
 function init(i: WorkerInit): void {
+  try {
+    niceThisThread(WORKER_NICE);
+  } catch (e) {
+    log.warn(`tuning worker: cannot lower its priority: ${errText(e)}`);
+  }
   const env = tuningEnv(i.tuning);
   stats = new PostedStats();
   runtime = new TuningRuntime(env, tuningSettings(i.tuning), { stats, log });
