@@ -168,10 +168,13 @@ function signal(pid: number, sig: Deno.Signal): void {
   }
 }
 
-export const sipmiPeer: PeerDef = {
+export const sipmiPeer: PeerDef & {
+  /** `extra`: more top-level config sections (`tuning`, `stats`), for the host rows. */
+  start(dir: string, extra?: Record<string, unknown>): Promise<RunningPeer>;
+} = {
   name: "sipmi",
   unavailable: () => Promise.resolve(undefined),
-  async start(dir) {
+  async start(dir: string, extra: Record<string, unknown> = {}) {
     const udpPort = await freePort("udp");
     const httpPort = await freePort("tcp");
     const config = {
@@ -179,6 +182,7 @@ export const sipmiPeer: PeerDef = {
       fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/` },
       datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`] },
       http: { listen: `127.0.0.1:${httpPort}` },
+      ...extra,
     };
     await Deno.writeTextFile(`${dir}/sipmi.jsonc`, JSON.stringify(config, null, 2));
     const log = await Deno.open(`${dir}/sipmi.log`, { write: true, create: true, truncate: true });

@@ -77,7 +77,10 @@ Deno.test("encode: whole groups answer the same JSON as stat by stat, a sample e
   assert.equal(await s.encode(["empty:"]), "{}");
   // The shared sample's members are encoded once and kept.
   assert.equal(sample.json("softnet"), sample.json("softnet"));
-  assert.match(sample.json("softnet"), /^"softnet:cpu0_processed":5,"softnet:cpu1_processed":1e\+21$/);
+  assert.match(
+    sample.json("softnet"),
+    /^"softnet:cpu0_processed":5,"softnet:cpu1_processed":1e\+21$/,
+  );
   // Single statistics are answered stat by stat.
   assert.equal(await s.encode(["all", "mi:requests"]), undefined);
   assert.equal(await s.encode(["requests"]), undefined);
