@@ -70,6 +70,8 @@ export class TuningWorker {
   readonly #gauges = new Map<string, Gauge>();
   /** How many times the worker was restarted after dying. */
   restarts = 0;
+  /** Requests posted to the worker (shared calls count once). */
+  posted = 0;
 
   private constructor(init: WorkerInit, log: WorkerLog, stats: StatsRegistry) {
     this.#init = init;
@@ -281,6 +283,7 @@ export class TuningWorker {
       );
     }
     const id = this.#nextId++;
+    this.posted++;
     const done = Promise.withResolvers<unknown>();
     this.#pending.set(id, { what, resolve: done.resolve, reject: done.reject });
     worker.postMessage({ ...m, id });
