@@ -1,16 +1,21 @@
-// The MI instance of this build of sipmi: limits and log level from the
-// config, and every module (core and statistics come from mi/instance.ts).
-// The daemon and the in-process CLI both build it here, so they have the
-// same commands.
+// The MI instance of this build of sipmi run in-process: `sipmi tune`,
+// `sipmi mi --local`, `sipmi run` and the tests. Limits and log level come
+// from the config, the tuning module runs on this thread (a CLI process
+// serves nobody else), and the host statistics groups are read here. The
+// daemon builds its instance with the tuning side in a worker
+// (app_daemon.ts): the same commands, the same statistics.
 
+import { miOptions } from "./app_daemon.ts";
 import type { Config } from "./config/schema.ts";
 import { createMi, type MiInstance } from "./mi/instance.ts";
 import type { Log } from "./sys/log.ts";
 import { type TuningEnv, tuningEnv } from "./tuning/env.ts";
+import { HostSampler } from "./tuning/host_sampler.ts";
 import { tuningModule } from "./tuning/module.ts";
-import { TuningRuntime } from "./tuning/runtime.ts";
-import { upstreamModule } from "./upstream/module.ts";
-import { Relay } from "./upstream/relay.ts";
+import { TuningRuntime, tuningSettings } from "./tuning/runtime.ts";
+import { hostStatGroups } from "./tuning/stat_groups.ts";
+import { installRelay } from "./upstream/module.ts";
+import type { Relay } from "./upstream/relay.ts";
 
 export interface App {
   mi: MiInstance;
@@ -35,34 +40,15 @@ export function buildMi(config: Config, opts: AppOptions = {}): MiInstance {
 }
 
 export function buildApp(config: Config, opts: AppOptions = {}): App {
-  let tuning: TuningRuntime | undefined;
-  let relay: Relay | undefined;
-  const mi = createMi({
-    log: opts.log,
-    logLevel: config.log_level,
-    argv: opts.argv,
-    limits: {
-      maxRequestBytes: config.mi.max_request_bytes,
-      maxDepth: config.mi.max_depth,
-      maxBatch: config.mi.max_batch,
-      maxConcurrent: config.mi.max_concurrent,
-      maxRunningBatches: config.mi.max_running_batches,
-    },
-    modules: (mi) => {
-      const t = config.tuning;
-      tuning = new TuningRuntime(opts.tuningEnv ?? tuningEnv(t), {
-        profile: t.profile,
-        verifyIntervalS: t.verify_interval_s,
-        enforce: t.enforce,
-      }, { stats: mi.stats, log: mi.attendant.log });
-      relay = new Relay(mi.registry, mi.stats, mi.attendant.log);
-      return [
-        tuningModule(tuning, { stats: mi.stats, warn: (m) => mi.attendant.log.warn(m) }),
-        upstreamModule(relay),
-      ];
-    },
-  });
-  if (opts.log === undefined) mi.log.level = config.log_level;
-  relay!.configure(config.upstream);
-  return { mi, tuning: tuning!, relay: relay! };
+  const mi = createMi(miOptions(config, opts.log, opts.argv));
+  const log = mi.attendant.log;
+  const t = config.tuning;
+  const env = opts.tuningEnv ?? tuningEnv(t);
+  const tuning = new TuningRuntime(env, tuningSettings(t), { stats: mi.stats, log });
+  mi.registry.register(tuningModule(tuning));
+  const groups = hostStatGroups(env, (m) => log.warn(m));
+  new HostSampler((g) => groups.get(g)!(), config.stats.host_max_age_ms, (m) => log.warn(m))
+    .register(mi.stats, groups.keys());
+  const relay = installRelay(mi, config.upstream);
+  return { mi, tuning, relay };
 }

@@ -6,6 +6,7 @@
  *   loadgen unix PATH       CLIENTS SECONDS MAXREQ REQUEST
  *   loadgen http HOST PORT PATH CLIENTS SECONDS MAXREQ REQUEST
  *   loadgen fifo SERVER_FIFO REPLY_DIR pre|post opensips|kamailio SECONDS MAXREQ REQUEST
+ *   loadgen udp-paced HOST PORT RATE SECONDS MAXREQ REQUEST
  *
  * Each client keeps one request in flight (ping-pong), as the C peers' own
  * clients do. A request counts as an error when the reply is not a JSON-RPC
@@ -17,6 +18,12 @@
  * ":reply_name:JSON", the kamailio framing adds "reply_name" to the JSON.
  * "pre" opens the reply FIFO before writing the request; "post" writes first
  * and then opens it (blocking), as the python opensips client does.
+ *
+ * "udp-paced" is the latency probe: one client, request k due at start +
+ * k/RATE, its latency counted from when it was due, not from when it could
+ * be sent. A server that stalls for 200 ms therefore shows 200 ms of late
+ * requests, where a ping-pong client would record only the one it was
+ * waiting on (coordinated omission).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -186,6 +193,38 @@ static int run_dgram(struct sockaddr_storage dst, socklen_t dstlen, int clients,
   }
   if (unix_client)
     for (int i = 0; i < clients; i++) unlink(paths[i]);
+  report((now_us() - start) / 1e6);
+  return 0;
+}
+
+static int run_paced(struct sockaddr_storage dst, socklen_t dstlen, double rate, double seconds, const char *req,
+                     long reqlen) {
+  int fd = socket(dst.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0) die("socket");
+  if (connect(fd, (struct sockaddr *)&dst, dstlen) < 0) die("connect");
+  char *buf = malloc(BUF_SIZE);
+  double start = now_us(), end = start + seconds * 1e6, period = 1e6 / rate;
+  for (long k = 0; nlat < maxreq; k++) {
+    double due = start + k * period;
+    if (due >= end) break;
+    double t = now_us();
+    if (t < due) {
+      struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)((due - t) * 1000)};
+      nanosleep(&ts, NULL);
+    }
+    send(fd, req, reqlen, 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, TIMEOUT_US / 1000) <= 0) {
+      errors++;
+      continue;
+    }
+    ssize_t r = recv(fd, buf, BUF_SIZE, 0);
+    double got = now_us();
+    if (r > 0 && is_result(buf, r)) {
+      reply_bytes = r;
+      record(got - due);
+    } else errors++;
+  }
   report((now_us() - start) / 1e6);
   return 0;
 }
@@ -370,6 +409,13 @@ int main(int argc, char **argv) {
     char *req = read_file(argv[7], &reqlen);
     udp_address(argv[2], atoi(argv[3]), &dst, &dstlen);
     return run_dgram(dst, dstlen, atoi(argv[4]), atof(argv[5]), req, reqlen);
+  }
+  if (!strcmp(argv[1], "udp-paced") && argc == 8 && atof(argv[4]) > 0) {
+    maxreq = atol(argv[6]);
+    lat = malloc(sizeof *lat * (maxreq + 1));
+    char *req = read_file(argv[7], &reqlen);
+    udp_address(argv[2], atoi(argv[3]), &dst, &dstlen);
+    return run_paced(dst, dstlen, atof(argv[4]), atof(argv[5]), req, reqlen);
   }
   if (!strcmp(argv[1], "unix") && argc == 7 && atoi(argv[3]) <= MAX_CLIENTS) {
     maxreq = atol(argv[5]);

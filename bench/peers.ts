@@ -253,10 +253,13 @@ async function startSipmi(
   };
 }
 
-export const sipmiPeer: PeerDef = {
+export const sipmiPeer: PeerDef & {
+  /** `extra`: more top-level config sections (`tuning`, `stats`), for the host rows. */
+  start(dir: string, extra?: Record<string, unknown>): Promise<RunningPeer>;
+} = {
   name: "sipmi",
   unavailable: () => Promise.resolve(undefined),
-  start: (dir) => startSipmi(dir, "sipmi"),
+  start: (dir: string, extra: Record<string, unknown> = {}) => startSipmi(dir, "sipmi", extra),
 };
 
 export const kamailioPeer: PeerDef = {
@@ -288,6 +291,15 @@ export const kamailioPeer: PeerDef = {
   },
 };
 
+/**
+ * bench/opensips.cfg with every @MPATH@ replaced by the module directory
+ * (the comment at its top names the placeholder too, so replacing only the
+ * first one left `mpath="@MPATH@"` and OpenSIPS found no module).
+ */
+export function opensipsConfig(template: string, mpath: string): string {
+  return template.replaceAll("@MPATH@", mpath.replace(/\/?$/, "/"));
+}
+
 export const opensipsPeer: PeerDef = {
   name: "opensips",
   unavailable() {
@@ -301,8 +313,7 @@ export const opensipsPeer: PeerDef = {
   async start(dir) {
     const mpath = Deno.env.get("SIPMI_BENCH_OPENSIPS_MPATH")!;
     const cfg = `${dir}/opensips.cfg`;
-    const text = (await Deno.readTextFile(`${BENCH}opensips.cfg`))
-      .replace("@MPATH@", mpath.replace(/\/?$/, "/"));
+    const text = opensipsConfig(await Deno.readTextFile(`${BENCH}opensips.cfg`), mpath);
     await Deno.writeTextFile(cfg, text);
     const trivial = { jsonrpc: "2.0", method: "uptime", id: 1 };
     const d = await startForking({

@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { buildLoadgen, type LoadResult, type Row, runLoad } from "./load.ts";
+import { type HostRows, hostTables, runHostRows } from "./host_rows.ts";
 import { PEERS, type RunningPeer } from "./peers.ts";
 import { cpuSeconds, memory, processTree } from "./proc.ts";
 import { runSoak } from "./soak.ts";
@@ -186,9 +187,12 @@ async function runTable(
   rowIds: string[] | undefined,
 ): Promise<void> {
   const rows = rowIds ? ROWS.filter((r) => rowIds.includes(r.id)) : ROWS;
-  if (rowIds && rows.length !== rowIds.length) {
-    throw new Error(`--rows takes ${ROWS.map((r) => r.id).join(", ")}`);
+  // "host": the host rows of sipmi (bench/host_rows.ts), after the others.
+  const withHost = !rowIds || rowIds.includes("host");
+  if (rowIds && rows.length + (withHost ? 1 : 0) !== rowIds.length) {
+    throw new Error(`--rows takes ${[...ROWS.map((r) => r.id), "host"].join(", ")}`);
   }
+  let host: HostRows | undefined;
   await ensureKamailio();
   const loadgen = await buildLoadgen();
   const dir = await Deno.makeTempDir({ prefix: "sipmi-bench-" });
@@ -229,6 +233,9 @@ async function runTable(
         results.push(m);
       }
     }
+    if (withHost && running.some((p) => p.name === "sipmi")) {
+      host = await runHostRows(loadgen, dir, seconds, (l) => console.error(`bench: host: ${l}`));
+    }
   } finally {
     Deno.removeSignalListener("SIGINT", interrupted);
     Deno.removeSignalListener("SIGTERM", interrupted);
@@ -255,9 +262,13 @@ async function runTable(
   console.log(table(results, names));
   const overhead = relayOverhead(results);
   if (overhead) console.log(`\n${overhead}`);
+  if (host) {
+    const large = results.filter((r) => r.peer !== "sipmi" && r.row.endsWith("-large"));
+    console.log(`\n### Host rows (sipmi)\n\n${hostTables(host, large)}`);
+  }
   await Deno.mkdir(`${BENCH}results`, { recursive: true });
   const file = `${BENCH}results/bench-${info.date.replace(/[:.]/g, "-")}.json`;
-  await Deno.writeTextFile(file, JSON.stringify({ ...info, results }, null, 2) + "\n");
+  await Deno.writeTextFile(file, JSON.stringify({ ...info, results, host }, null, 2) + "\n");
   console.log(`\nJSON: ${file}`);
 }
 

@@ -368,6 +368,15 @@ export const configSpec = obj({
    * to them (docs/upstream.md). Empty: no relay.
    */
   upstream: list(upstreamSpec, []),
+  stats: obj({
+    /**
+     * Host statistics groups (softnet:, softirq:, udp:, udp6:, irq:, nic:)
+     * are served from a sample up to this old, read again in the tuning
+     * worker when older; each group's `sample_age_ms` says how old. 0 reads
+     * them live for every request. In-memory groups are always live.
+     */
+    host_max_age_ms: int(1000, 0, 3_600_000),
+  }),
   service: obj({
     /** How long SIGTERM waits for in-flight requests before exiting. */
     shutdown_timeout_ms: int(5000, 0, 600000),

@@ -1,7 +1,7 @@
 // The core MI commands with the result shapes of OpenSIPS 3.x
 // (docs/protocol.md, "Core commands"): the `statistics` module and the `core` module.
 
-import { invalidParams, MiError, NOT_FOUND } from "./jsonrpc.ts";
+import { invalidParams, JsonText, MiError, NOT_FOUND } from "./jsonrpc.ts";
 import type { Params } from "./params.ts";
 import type { Command, MiModule, Registry } from "./registry.ts";
 import type { StatKind, StatsRegistry } from "./stats.ts";
@@ -69,8 +69,12 @@ export function statisticsModule(env: CoreEnv): MiModule {
         help: "prints the statistics (all, group or one) realtime values.",
         recipes: [["statistics"]],
         handler: async (p) => {
+          const items = p.strArray("statistics");
+          // Whole groups (`all`, `group:`) are encoded by the registry, host samples once each.
+          const json = await stats.encode(items);
+          if (json !== undefined) return new JsonText(json);
           const out: Record<string, number> = {};
-          for (const values of await StatsLookup.resolve(stats, p.strArray("statistics"))) {
+          for (const values of await StatsLookup.resolve(stats, items)) {
             for (const s of values) out[`${s.group}:${s.name}`] = s.value;
           }
           return out;

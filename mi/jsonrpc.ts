@@ -48,9 +48,10 @@ export class MiError extends Error {
 }
 
 /**
- * A result that is JSON text already (a relayed reply's `result`): the core
- * sends it as it is instead of serialising a value, so its bytes are kept.
- * The text must be one valid, compact JSON value.
+ * A result that is JSON text already (a relayed reply's `result`, a
+ * command's result encoded in the tuning worker, statistics groups encoded
+ * once): the core sends it as it is instead of serialising a value, so its
+ * bytes are kept. The text must be one valid, compact JSON value.
  */
 export class JsonText {
   readonly text: string;

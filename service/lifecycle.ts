@@ -8,9 +8,10 @@
 // that changes state leaves an audit record. See docs/service.md.
 
 import type { Config } from "../config/schema.ts";
-import { buildApp } from "../app.ts";
+import { buildDaemonApp } from "../app_daemon.ts";
 import { Auditor } from "./audit.ts";
 import { Daemon, plannedListeners, StartError } from "./daemon.ts";
+import { MemoryTrimmer } from "./memory.ts";
 import { serviceModule } from "./module.ts";
 import { notifierFromEnv, reloadingFields } from "./notify.ts";
 import { privateTmpWarnings } from "./private_tmp.ts";
@@ -21,7 +22,6 @@ import { Watchdog } from "./watchdog.ts";
 import { WarnThrottle, within } from "../transports/listener.ts";
 import type { Logger } from "../sys/log.ts";
 import { fdLimit, raiseFdLimit } from "../sys/libc.ts";
-import { reclaim } from "../sys/memory.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -36,13 +36,16 @@ export interface DaemonOptions {
 }
 
 export async function runDaemon(o: DaemonOptions): Promise<number> {
-  const { mi, tuning, relay } = buildApp(o.config, { argv: o.argv });
+  const app = buildDaemonApp(o.config, { argv: o.argv });
+  const { mi, tuning, relay } = app;
   const log = mi.attendant.log;
   log.info(`sipmi starting (config: ${o.source ?? "embedded defaults"})`);
   for (const w of privateTmpWarnings(o.config, Deno.env.get("RUNTIME_DIRECTORY"))) log.warn(w);
 
   keepRunning(log);
-
+  const requests = mi.stats.counter("mi", "requests");
+  const trimmer = new MemoryTrimmer({ activity: () => requests.value() });
+  trimmer.start();
   const notifier = notifierFromEnv(log);
   const watchdog = Watchdog.fromEnv(notifier, log);
   watchdog?.start();
@@ -87,7 +90,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const status = (text: string) => notifier.send({ STATUS: text });
 
   try {
-    // Before serving: roll back an apply a crash interrupted, re-arm a pending confirmation.
+    // Before serving: the tuning worker, then roll back an apply a crash interrupted and
+    // re-arm a pending confirmation.
     status("recovering the tuning state");
     await tuning.start();
     status("starting listeners");
@@ -132,6 +136,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       source: o.source,
       auditor,
       relay,
+      applyLive: (config) => app.reconfigure(config),
       onBegin: () => {
         state.phase = "reloading";
         notifier.send({ ...reloadingFields(), STATUS: "reloading the configuration" });
@@ -161,15 +166,11 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   } finally {
     relay.stop();
     await tuning.stop();
+    trimmer.stop();
     watchdog?.stop();
     notifier.close();
   }
 }
-
-/** How often memory is looked at, to give back what a burst left unused. */
-const RECLAIM_EVERY_MS = 10000;
-/** RSS above the level after start that makes a collection worth its milliseconds. */
-const RECLAIM_ABOVE_BYTES = 24 * 1024 * 1024;
 
 /**
  * What keeps the daemon up at resource limits (README, "Reliability"): the
@@ -177,9 +178,7 @@ const RECLAIM_ABOVE_BYTES = 24 * 1024 * 1024;
  * of descriptors takes far more than a few hundred idle clients; a promise
  * rejected with nobody to handle it (a runtime failure under load, such as
  * EMFILE inside Deno.serve) logged, at most once a second, instead of ending
- * the process; and memory the runtime freed after a burst (connection
- * buffers, large replies) given back to the system instead of staying
- * resident.
+ * the process. (Memory a burst left behind is given back by service/memory.ts.)
  */
 function keepRunning(log: Logger): void {
   try {
@@ -190,11 +189,6 @@ function keepRunning(log: Logger): void {
   } catch (e) {
     log.warn(`cannot read the open-file limit: ${(e as Error).message}`);
   }
-  const base = Deno.memoryUsage().rss;
-  const memory = setInterval(() => {
-    if (Deno.memoryUsage().rss > base + RECLAIM_ABOVE_BYTES) reclaim().catch(() => {});
-  }, RECLAIM_EVERY_MS);
-  Deno.unrefTimer(memory);
   const throttle = new WarnThrottle(log);
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();

@@ -51,8 +51,12 @@ export function changedKeys(a: unknown, b: unknown, prefix = ""): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
 }
 
-/** Keys only read when the daemon starts. */
-const RESTART_ONLY = /^(tuning\.|startup(\[|$)|startup_failure$)/;
+/**
+ * Keys only read when the daemon starts. The tuning worker takes the default
+ * profile, the verify interval and enforcement live; its root, state
+ * directory and SIP router settings need a restart.
+ */
+const RESTART_ONLY = /^(tuning\.(root|state_dir|sip)|startup(\[|$)|startup_failure$)/;
 /** Keys of the listeners: reported through the listeners restarted. */
 const LISTENER_KEYS = /^(fifo|datagram|http)\./;
 
@@ -66,6 +70,8 @@ export interface ReloaderOptions {
   auditor: Auditor;
   /** Takes the new `upstream` list and fetches every list again. */
   relay: Relay;
+  /** Applies the keys that change live outside the core (statistics ages, tuning settings). */
+  applyLive?: (config: Config) => Promise<void>;
   /** Told when a reload begins and when it has ended (deferred part included). */
   onBegin?: () => void;
   onEnd?: (r: ReloadResult) => void;
@@ -199,6 +205,13 @@ export class Reloader {
     this.#config = next.config;
     this.#source = next.source;
     this.#o.auditor.configure(next.config);
+    let live: string | undefined;
+    try {
+      await this.#o.applyLive?.(next.config);
+    } catch (e) {
+      live = `tuning settings not applied: ${errText(e)}`;
+      log.error(`reload: ${live}`);
+    }
     // Upstreams: the new list, and every command list fetched again.
     this.#o.relay.configure(next.config.upstream);
     r.upstreams = await this.#o.relay.refreshAll();
@@ -210,6 +223,10 @@ export class Reloader {
       unchanged: applied.unchanged,
       after_reply: applied.deferred,
     });
+    if (live !== undefined) {
+      r.ok = false;
+      r.errors.push(live);
+    }
     if (applied.notStarted.length > 0) {
       r.errors.push(...applied.notStarted.map((n) => `optional listener ${n} did not start`));
     }

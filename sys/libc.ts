@@ -84,9 +84,13 @@ const SYMBOLS = {
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   // A real function since glibc 2.33 (before, a macro over __fxstat): see fdFileId.
   fstat: { parameters: ["i32", "buffer"], result: "i32", optional: true },
-  malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
+  // glibc only: hands freed heap memory back to the kernel (in a blocking-pool
+  // thread: it walks every arena). mallopt tunes the arenas.
+  malloc_trim: { parameters: ["usize"], result: "i32", nonblocking: true, optional: true },
+  mallopt: { parameters: ["i32", "i32"], result: "i32", optional: true },
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
@@ -470,6 +474,19 @@ export function processAlive(pid: number): boolean {
   return errno() === 1;
 }
 
+const PRIO_PROCESS = 0;
+
+/**
+ * Lowers the calling thread's CPU priority (setpriority(2) on its thread id:
+ * Linux keeps a nice value per thread, and threads it starts inherit it).
+ * Raising niceness needs no privilege.
+ */
+export function niceThisThread(nice: number): void {
+  if (libc().setpriority(PRIO_PROCESS, gettid(), nice) !== 0) {
+    throw new SysError("setpriority", errno(), `nice ${nice}`);
+  }
+}
+
 /** The errno number of a name (`EIO` -> 5), for errors raised by the fake kernel. */
 export function errnoNumber(name: string): number {
   for (const [n, text] of Object.entries(ERRNO_NAMES)) if (text === name) return Number(n);
@@ -658,8 +675,27 @@ export function writerPeerGone(fd: number): boolean {
   return (view.getInt16(6, true) & (POLLERR | POLLHUP)) !== 0;
 }
 
-/** glibc malloc_trim(0): true when memory was given back; false without glibc's. */
-export function mallocTrim(): boolean {
+/**
+ * glibc's malloc_trim(0): returns the free pages of every malloc arena to
+ * the kernel. glibc keeps memory freed by a burst of work (the runtime's
+ * buffers for thousands of requests) for reuse, so the process's RSS stays
+ * at its peak; this gives it back. Resolves to whether anything was
+ * released (false without glibc's).
+ */
+export async function mallocTrim(): Promise<boolean> {
   const trim = libc().malloc_trim;
-  return trim !== null && trim(0n) === 1;
+  return trim !== null && await trim(0n) === 1;
+}
+
+const M_ARENA_MAX = -8;
+
+/**
+ * mallopt(M_ARENA_MAX): how many malloc arenas threads share. glibc gives
+ * busy threads arenas of their own (up to 8 per core), each keeping the
+ * memory it once held; a few suffice for a daemon whose work is on one
+ * thread. Affects arenas created after the call. False without glibc's.
+ */
+export function mallocArenaMax(n: number): boolean {
+  const mallopt = libc().mallopt;
+  return mallopt !== null && mallopt(M_ARENA_MAX, n) === 1;
 }

@@ -4,7 +4,7 @@
 // an attack would keep its peak resident for good. `reclaim` runs one full
 // collection and then trims the allocator; it costs some milliseconds, so
 // the daemon calls it rarely and only when memory is well above its level
-// after start (service/lifecycle.ts).
+// after start (service/memory.ts).
 
 import { mallocTrim } from "./libc.ts";
 
@@ -25,8 +25,8 @@ async function collector(): Promise<(() => void) | null> {
   return gc;
 }
 
-/** A full collection, then the allocator's free memory back to the system. */
-export async function reclaim(): Promise<void> {
+/** A full collection, then the allocator's free memory back to the system; true when some was. */
+export async function reclaim(): Promise<boolean> {
   (await collector())?.();
-  mallocTrim();
+  return await mallocTrim();
 }

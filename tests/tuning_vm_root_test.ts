@@ -189,6 +189,12 @@ Deno.test("MI statistics groups on the VM root: softnet:, softirq:, udp:, udp6:,
   assert.ok("nic:eth0_rx_dropped" in r);
   // No snmp6 in the capture: the group is empty, not an error.
   assert.ok(!Object.keys(r).some((k) => k.startsWith("udp6:")));
+  // Each group that yields values says how old they are (a fresh read here).
+  for (const g of ["softnet", "softirq", "udp", "irq", "nic"]) {
+    const age = r[`${g}:sample_age_ms`];
+    assert.ok(age >= 0 && age < 60_000, `${g}:sample_age_ms is ${age}`);
+    delete r[`${g}:sample_age_ms`];
+  }
   await assertGolden("vm_statistics", r);
   const list = await mi.result<Record<string, string>>("list_statistics", {
     statistics: ["softnet:"],

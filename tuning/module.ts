@@ -9,7 +9,6 @@
 import { COMMAND_FAILED, invalidParams, MiError, NOT_FOUND } from "../mi/jsonrpc.ts";
 import type { Params, Recipe } from "../mi/params.ts";
 import type { CommandSpec, MiModule } from "../mi/registry.ts";
-import type { StatsRegistry } from "../mi/stats.ts";
 import { HostFsError } from "../sys/hostfs.ts";
 import { SysError } from "../sys/libc.ts";
 import { getAffinity, type Selector } from "./affinity.ts";
@@ -26,8 +25,8 @@ import { LookupError } from "./lookup_error.ts";
 import { compilePattern, MAX_PATTERN, type Pattern } from "./pattern.ts";
 import { defaultRouteNic, describeNic, nicRowsByName, sipNic } from "./nic.ts";
 import { type ProfileState, tuneShow } from "./show.ts";
-import { registerStatGroups } from "./stat_groups.ts";
 import { hostStats } from "./stats.ts";
+import { boolParam } from "./wire.ts";
 
 /** Longest sampling interval, in seconds: a request should not hold a worker for minutes. */
 export const MAX_INTERVAL = 60;
@@ -92,15 +91,6 @@ function nicParam(p: Params): string | undefined {
   return nic;
 }
 
-function boolParam(p: Params, name: string): boolean {
-  if (!p.has(name)) return false;
-  const v = p.raw(name);
-  if (typeof v === "boolean") return v;
-  if (v === 1 || v === "1" || v === "yes" || v === "true") return true;
-  if (v === 0 || v === "0" || v === "no" || v === "false") return false;
-  throw invalidParams(`Parameter '${name}' must be true or false`);
-}
-
 function intervalParam(p: Params, fallback: number): number {
   if (!p.has("interval")) return fallback;
   const v = p.raw("interval");
@@ -151,12 +141,12 @@ function selectorParam(p: Params): Selector {
   return { unit };
 }
 
-export interface TuningModuleOptions {
-  stats?: StatsRegistry;
-  warn?: (message: string) => void;
-}
-
-export function tuningModule(rt: TuningRuntime, opts: TuningModuleOptions = {}): MiModule {
+/**
+ * The tuning commands over one runtime. The daemon runs them in the tuning
+ * worker (tuning/worker.ts), the CLI in its own process; the host statistics
+ * groups are tuning/stat_groups.ts.
+ */
+export function tuningModule(rt: TuningRuntime): MiModule {
   const env = rt.env;
   const { fs } = env;
   const helpers: ParamHelpers = {
@@ -176,13 +166,6 @@ export function tuningModule(rt: TuningRuntime, opts: TuningModuleOptions = {}):
       verify: await rt.verifyApplied(),
     };
   };
-  if (opts.stats) {
-    registerStatGroups(opts.stats, fs, {
-      ports: () => env.sip.ports,
-      nic: async () => env.sip.nic !== "" ? env.sip.nic : await defaultRouteNic(fs),
-      warn: opts.warn ?? (() => {}),
-    });
-  }
 
   const commands: CommandSpec[] = [
     {

@@ -28,6 +28,7 @@ import {
 import { planIrqbalance } from "./plan_irqbalance.ts";
 import type { Pattern } from "./pattern.ts";
 import type { TuningRuntime } from "./runtime.ts";
+import { mutatingUnlessTrue } from "./wire.ts";
 
 /** The parameter readers of module.ts (one set for every tuning command). */
 export interface ParamHelpers {
@@ -89,17 +90,6 @@ function dryRun(h: ParamHelpers, p: Params): boolean {
   return p.has("dry_run") && h.bool(p, "dry_run");
 }
 
-/** Mutating unless a dry run; an unreadable dry_run counts as mutating (the handler refuses it). */
-function unlessDry(h: ParamHelpers): (p: Params) => boolean {
-  return (p) => {
-    try {
-      return !dryRun(h, p);
-    } catch {
-      return true;
-    }
-  };
-}
-
 function profileParam(p: Params): string | Record<string, unknown> | undefined {
   if (!p.has("profile")) return undefined;
   const v = p.raw("profile");
@@ -124,7 +114,7 @@ function secondsParam(p: Params, name: string, max: number): number {
 export function writeCommands(rt: TuningRuntime, h: ParamHelpers): CommandSpec[] {
   const env = rt.env;
   const dry = ["dry_run"];
-  const mutating = unlessDry(h);
+  const mutating = mutatingUnlessTrue("dry_run");
 
   return [
     {

@@ -8,15 +8,13 @@
 // rolls back an apply a crash interrupted, re-arms or expires a pending
 // confirmation, and starts the verify loop; stop() ends both timers.
 
-import { ConfigError } from "../config/load.ts";
-import type { StatsRegistry } from "../mi/stats.ts";
 import { hostRoot } from "../sys/hostfs.ts";
 import { processAlive } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
 import { type Change, type Plan, type PlanResult, publicPlan, type Row } from "./changes.ts";
 import type { TuningEnv } from "./env.ts";
 import { planProfile } from "./plan.ts";
-import { type LoadedProfile, loadProfile } from "./profile.ts";
+import type { LoadedProfile } from "./profile.ts";
 import { type Journal, type Snapshot, StateStore } from "./state_store.ts";
 import { describeEntry } from "./targets.ts";
 import { type ApplyResult, restoreAll, runTransaction } from "./transaction.ts";
@@ -41,6 +39,13 @@ export interface TuningSettings {
   verifyIntervalS: number;
   /** Re-apply the profile when drift is found. */
   enforce: boolean;
+}
+
+/** The settings of a config's `tuning` section. */
+export function tuningSettings(
+  t: { profile: string; verify_interval_s: number; enforce: boolean },
+): TuningSettings {
+  return { profile: t.profile, verifyIntervalS: t.verify_interval_s, enforce: t.enforce };
 }
 
 export interface RuntimeLog {
@@ -81,8 +86,18 @@ export interface TuningStatus {
   unchangeable_irqs: string[];
 }
 
+/**
+ * Where the runtime keeps its `tuning:` statistics: the MI instance's
+ * registry in-process; in the tuning worker, counters and values posted to
+ * the main thread's registry.
+ */
+export interface TuningStats {
+  counter(group: string, name: string): { inc(n?: number): void };
+  computed(group: string, name: string, fn: () => number): void;
+}
+
 export interface RuntimeHooks {
-  stats?: StatsRegistry;
+  stats?: TuningStats;
   log?: RuntimeLog;
 }
 
@@ -106,7 +121,7 @@ export class TuningRuntime {
 
   constructor(env: TuningEnv, settings: TuningSettings, hooks: RuntimeHooks = {}) {
     this.env = env;
-    this.settings = settings;
+    this.settings = { ...settings };
     this.store = new StateStore(env.fs, env.stateDir);
     this.#log = hooks.log ?? QUIET;
     const s = hooks.stats;
@@ -130,6 +145,19 @@ export class TuningRuntime {
     this.#running = true;
     for (const irq of await this.store.unchangeable()) this.#unchangeable.add(irq);
     await this.recover();
+    this.#armVerify();
+  }
+
+  /**
+   * Takes new settings (a config reload): the default profile, the verify
+   * interval and enforcement apply from now on.
+   */
+  reconfigure(settings: TuningSettings): void {
+    Object.assign(this.settings, settings);
+    // A pass under way re-arms the loop when it ends; otherwise re-arm it now.
+    if (this.#tick !== null) return;
+    clearTimeout(this.#verifyTimer);
+    this.#verifyTimer = undefined;
     this.#armVerify();
   }
 
@@ -252,16 +280,22 @@ export class TuningRuntime {
   /** The profile a command means: the one given, else tuning.profile, else the one applied. */
   async #profile(from?: ProfileSource): Promise<LoadedProfile> {
     if (from instanceof Loaded) return from.loaded;
-    try {
-      if (from !== undefined) {
-        return await loadProfile(hostRoot, from as string | Record<string, unknown>);
+    const given = from ?? (this.settings.profile !== "" ? this.settings.profile : undefined);
+    if (given !== undefined) {
+      // The profile reader (JSONC, and the npm module behind it) loads when first needed:
+      // the daemon's tuning worker that never reads a profile file never loads it.
+      const [{ loadProfile }, { ConfigError }] = await Promise.all([
+        import("./profile.ts"),
+        import("../config/load.ts"),
+      ]);
+      try {
+        return await loadProfile(hostRoot, given as string | Record<string, unknown>);
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          throw new TuningError("profile", "Bad profile", e.problems.join("; "));
+        }
+        throw e;
       }
-      if (this.settings.profile !== "") return await loadProfile(hostRoot, this.settings.profile);
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        throw new TuningError("profile", "Bad profile", e.problems.join("; "));
-      }
-      throw e;
     }
     const applied = await this.store.applied();
     if (applied !== null) return { profile: applied.profile, source: applied.source };

@@ -1,6 +1,8 @@
-// The host counters as MI statistics, computed when read, so
-// `get_statistics softnet:` (and later /metrics) see the same numbers as
-// host_stats: softnet:, softirq:, udp:, udp6:, irq:, nic:.
+// The host counters as MI statistics groups, so `get_statistics softnet:`
+// (and /metrics) see the same numbers as host_stats: softnet:, softirq:,
+// udp:, udp6:, irq:, nic:. Each group is read by one function here; where
+// it runs (the daemon's tuning worker, or in-process for the CLI) and how
+// old a sample may be is the business of tuning/host_sampler.ts.
 //
 // A collector that cannot read its file logs why and yields nothing: one
 // unreadable host file must not break `get_statistics all`.
@@ -10,11 +12,11 @@
 // writes `sipmi_softnet_dropped_total{cpu="3"}` rather than one metric name
 // per CPU; their MI names do not change.
 
-import type { HostFs } from "../sys/hostfs.ts";
+import type { Collected } from "../mi/stats.ts";
 import { errText } from "../sys/log.ts";
-import type { Collected, StatsRegistry } from "../mi/stats.ts";
+import type { TuningEnv } from "./env.ts";
 import { readInterrupts } from "./irq.ts";
-import { nicNetDir, readNicCounters } from "./nic.ts";
+import { defaultRouteNic, nicNetDir, readNicCounters } from "./nic.ts";
 import { readSockets, readSoftirqs, readSoftnet, readUdp4, readUdp6 } from "./stats.ts";
 
 /** Statistic names allow [A-Za-z0-9_.-]; anything else (s390x `I/O`) becomes `_`. */
@@ -22,24 +24,27 @@ export function statName(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, "_");
 }
 
-export interface StatGroupOptions {
-  ports: () => readonly number[];
-  /** The SIP NIC name, or null when there is none. */
-  nic: () => Promise<string | null>;
-  warn: (message: string) => void;
-}
+/** Reads one host group now: its values in order. */
+export type GroupReader = () => Promise<Collected[]>;
 
-export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatGroupOptions): void {
-  const guarded = (group: string, collect: () => Promise<Collected[]>) => {
-    stats.collector(group, async () => {
+/** The host groups of an env, in the order get_statistics lists them. */
+export function hostStatGroups(
+  env: TuningEnv,
+  warn: (message: string) => void,
+): Map<string, GroupReader> {
+  const { fs } = env;
+  const groups = new Map<string, GroupReader>();
+  const guarded = (group: string, collect: GroupReader) => {
+    groups.set(group, async () => {
       try {
         return await collect();
       } catch (e) {
-        opts.warn(`statistics group ${group}: ${errText(e)}`);
+        warn(`statistics group ${group}: ${errText(e)}`);
         return [];
       }
-    }, { kind: "counter" });
+    });
   };
+  const ports = env.sip.ports;
   const cpu = (family: string, n: number) => ({ family, labels: { cpu: String(n) } });
 
   guarded("softnet", async () => {
@@ -78,8 +83,8 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
   guarded("udp", async () => {
     const udp = await readUdp4(fs);
     const out: Collected[] = Object.entries(udp ?? {}).map(([k, v]) => [statName(k), v]);
-    const sockets = await readSockets(fs, opts.ports());
-    for (const port of opts.ports()) {
+    const sockets = await readSockets(fs, ports);
+    for (const port of ports) {
       const drops = sockets.filter((s) => s.port === port && s.drops !== null)
         .reduce((a, s) => a + s.drops!, 0);
       out.push([`port_${port}_drops`, drops, {
@@ -104,7 +109,7 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
   });
 
   guarded("nic", async () => {
-    const name = await opts.nic();
+    const name = env.sip.nic !== "" ? env.sip.nic : await defaultRouteNic(fs);
     if (name === null) return [];
     // Only the counters are read here; locateNic would also walk the
     // device's IRQs, which costs more than every other group together.
@@ -113,4 +118,5 @@ export function registerStatGroups(stats: StatsRegistry, fs: HostFs, opts: StatG
       [k, v],
     ): Collected => [statName(`${name}_${k}`), v, { family: k, labels: { nic: name } }]);
   });
+  return groups;
 }

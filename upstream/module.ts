@@ -4,8 +4,22 @@
 // loaded other modules).
 
 import { MiError, NOT_FOUND } from "../mi/jsonrpc.ts";
+import type { MiInstance } from "../mi/instance.ts";
 import type { MiModule } from "../mi/registry.ts";
-import type { Relay } from "./relay.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { Relay } from "./relay.ts";
+
+/**
+ * The upstream relay of an MI instance, its module registered and the
+ * upstreams configured but not fetched: the daemon calls start() and
+ * stop(); in-process runs learn an upstream's commands at first use.
+ */
+export function installRelay(mi: MiInstance, upstreams: readonly UpstreamConfig[]): Relay {
+  const relay = new Relay(mi.registry, mi.stats, mi.attendant.log);
+  mi.registry.register(upstreamModule(relay));
+  relay.configure(upstreams);
+  return relay;
+}
 
 export function upstreamModule(relay: Relay): MiModule {
   return {

@@ -10,6 +10,8 @@
 //   metric name is the family's sum (`softnet:dropped`); it is left out,
 //   since sum() gives it and a sample without labels beside the labelled
 //   ones would be counted twice by sum();
+// - a statistic in milliseconds (`irq:sample_age_ms`) is written in the
+//   base unit Prometheus wants, seconds (`sipmi_irq_sample_age_seconds`);
 // - every metric has HELP (which MI statistics it is) and TYPE lines.
 
 import type { StatDetail } from "../mi/core_cmds.ts";
@@ -66,17 +68,14 @@ function memberPattern(name: string, labels: Record<string, string>): string {
 
 /** Renders `get_statistics_detail` output as exposition text, in the order of the statistics. */
 export function renderMetrics(stats: Record<string, StatDetail>): string {
-  const entries = Object.entries(stats).map(([key, d]) => {
+  const entries = Object.entries(stats).map(([key, detail]) => {
     const colon = key.indexOf(":");
     const group = key.slice(0, colon), name = key.slice(colon + 1);
-    const labelled = d.family !== undefined && d.labels !== undefined;
-    return {
-      group,
-      name,
-      d,
-      labelled,
-      metric: metricName(group, labelled ? d.family! : name, d.kind),
-    };
+    const labelled = detail.family !== undefined && detail.labels !== undefined;
+    const ms = !labelled && name.endsWith("_ms");
+    const d = ms ? { ...detail, value: detail.value / 1000 } : detail;
+    const base = labelled ? d.family! : ms ? `${name.slice(0, -3)}_seconds` : name;
+    return { group, name, d, labelled, metric: metricName(group, base, d.kind) };
   });
   const familyNames = new Set(entries.filter((e) => e.labelled).map((e) => e.metric));
   const sums = new Map<string, string>();

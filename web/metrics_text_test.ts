@@ -60,3 +60,15 @@ Deno.test("names that collide keep the first; a duplicate label set is written o
   assert.doesNotMatch(text, / 4$/m);
   assert.match(text, /^sipmi_g_nan NaN$/m);
 });
+
+Deno.test("a statistic in milliseconds is written in seconds, Prometheus' base unit", () => {
+  assert.equal(
+    renderMetrics({ "irq:sample_age_ms": { value: 250, kind: "gauge" } }),
+    [
+      "# HELP sipmi_irq_sample_age_seconds MI statistic irq:sample_age_ms",
+      "# TYPE sipmi_irq_sample_age_seconds gauge",
+      "sipmi_irq_sample_age_seconds 0.25",
+      "",
+    ].join("\n"),
+  );
+});

@@ -1,0 +1,69 @@
+// Keeps the daemon's resident memory near what it uses. glibc keeps memory
+// freed after a burst of requests (the runtime's buffers, promise and op
+// results) in its arenas for reuse, and V8 collects its old generation only
+// when the program allocates: without help the RSS of a daemon that goes
+// quiet after a scrape storm or an attack stays at its peak for good.
+//
+// Once a second, if requests were served since the last look, the free
+// pages are handed back (malloc_trim, in a thread of the blocking pool: the
+// event loop runs on). Every ten seconds, if the RSS is still well above its
+// level after start, a full collection runs first (sys/memory.ts): it costs
+// some milliseconds, so only then. docs/service.md, "Memory".
+
+import { mallocArenaMax, mallocTrim } from "../sys/libc.ts";
+import { reclaim } from "../sys/memory.ts";
+
+export interface TrimmerOptions {
+  /** A number that changes when work was done (the core's request counter). */
+  activity: () => number;
+  intervalMs?: number;
+}
+
+/** Arenas malloc may create: the daemon's work runs on two threads (the loop and the tuning worker). */
+export const ARENA_MAX = 2;
+/** Looks between checks of the RSS against its level after start. */
+const RECLAIM_EVERY_TICKS = 10;
+/** How far above its level after start the RSS may stay before a full collection. */
+const RECLAIM_ABOVE_BYTES = 24 * 1024 * 1024;
+
+export class MemoryTrimmer {
+  readonly #activity: () => number;
+  readonly #intervalMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #seen = -1;
+  #ticks = 0;
+  #base = 0;
+  #trimming = false;
+  /** How many times memory was handed back (for tests and the log). */
+  trims = 0;
+
+  constructor(opts: TrimmerOptions) {
+    this.#activity = opts.activity;
+    this.#intervalMs = opts.intervalMs ?? 1000;
+  }
+
+  start(): void {
+    mallocArenaMax(ARENA_MAX);
+    this.#base = Deno.memoryUsage().rss;
+    this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #tick(): void {
+    if (this.#trimming) return;
+    const full = ++this.#ticks % RECLAIM_EVERY_TICKS === 0 &&
+      Deno.memoryUsage().rss > this.#base + RECLAIM_ABOVE_BYTES;
+    const now = this.#activity();
+    if (!full && now === this.#seen) return;
+    this.#seen = now;
+    this.#trimming = true;
+    (full ? reclaim() : mallocTrim()).then((released) => {
+      if (released) this.trims++;
+    }, () => {}).finally(() => this.#trimming = false);
+  }
+}
