@@ -68,16 +68,20 @@ export function statisticsModule(env: CoreEnv): MiModule {
         name: "get_statistics",
         help: "prints the statistics (all, group or one) realtime values.",
         recipes: [["statistics"]],
-        handler: async (p) => {
+        handler: (p) => {
           const items = p.strArray("statistics");
-          // Whole groups (`all`, `group:`) are encoded by the registry, host samples once each.
-          const json = await stats.encode(items);
-          if (json !== undefined) return new JsonText(json);
-          const out: Record<string, number> = {};
-          for (const values of await StatsLookup.resolve(stats, items)) {
-            for (const s of values) out[`${s.group}:${s.name}`] = s.value;
-          }
-          return out;
+          // Whole groups (`all`, `group:`) are encoded by the registry, host samples once each,
+          // and without a promise when every group is at hand.
+          const json = stats.encode(items);
+          if (typeof json === "string") return new JsonText(json);
+          if (json !== undefined) return json.then((j) => new JsonText(j));
+          return StatsLookup.resolve(stats, items).then((resolved) => {
+            const out: Record<string, number> = {};
+            for (const values of resolved) {
+              for (const s of values) out[`${s.group}:${s.name}`] = s.value;
+            }
+            return out;
+          });
         },
       },
       {

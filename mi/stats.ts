@@ -242,7 +242,7 @@ export class StatsRegistry {
    * named, in the order `lookup` gives. Undefined when an item names single
    * statistics: the caller builds that answer stat by stat.
    */
-  async encode(items: readonly string[]): Promise<string | undefined> {
+  encode(items: readonly string[]): string | undefined | Promise<string> {
     const keys: string[] = [];
     const seen = new Set<string>();
     for (const item of items) {
@@ -255,12 +255,17 @@ export class StatsRegistry {
         seen.add(key);
       }
     }
-    // Computed groups read host files: read them all at once, keep the order.
-    const parts = await Promise.all(keys.map((k) => this.#encodeGroup(k)));
-    return `{${parts.filter((p) => p !== "").join(",")}}`;
+    // Synchronous when every group is at hand (in memory, or a host sample
+    // young enough): the reply is then no promise and a datagram or FIFO
+    // loop answers it in the same turn. Groups that must be read are read
+    // all at once, keeping the order.
+    const parts = keys.map((k) => this.#encodeGroup(k));
+    const join = (done: string[]) => `{${done.filter((p) => p !== "").join(",")}}`;
+    if (parts.every((p) => typeof p === "string")) return join(parts as string[]);
+    return Promise.all(parts).then(join);
   }
 
-  async #encodeGroup(key: string): Promise<string> {
+  #encodeGroup(key: string): string | Promise<string> {
     const g = this.#groups.get(key);
     if (g) {
       const out: string[] = [];
@@ -269,11 +274,10 @@ export class StatsRegistry {
     }
     const c = this.#collectors.get(key);
     if (!c) return "";
-    const got = await c.collect();
-    if (!isSampled(got)) return encodeMembers(c.name, got);
-    const shared = got.sample.json(c.name);
-    const live = encodeMembers(c.name, got.live);
-    return shared === "" ? live : live === "" ? shared : `${shared},${live}`;
+    const got = c.collect();
+    return got instanceof Promise
+      ? got.then((r) => encodeRead(c.name, r))
+      : encodeRead(c.name, got);
   }
 
   async all(): Promise<StatValue[]> {
@@ -342,6 +346,14 @@ export class StatsRegistry {
   resetAll(): void {
     for (const g of this.#groups.values()) for (const s of g.stats.values()) s.reset();
   }
+}
+
+/** The JSON members of one read of a computed group. */
+function encodeRead(group: string, got: GroupRead): string {
+  if (!isSampled(got)) return encodeMembers(group, got);
+  const shared = got.sample.json(group);
+  const live = encodeMembers(group, got.live);
+  return shared === "" ? live : live === "" ? shared : `${shared},${live}`;
 }
 
 function isSampled(c: GroupRead): c is SampledGroup {

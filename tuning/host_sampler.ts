@@ -24,6 +24,11 @@ interface Sample {
   values: GroupValues;
 }
 
+function withAge(s: Sample): GroupRead {
+  if (s.values.values.length === 0) return [];
+  return { sample: s.values, live: [[SAMPLE_AGE, Math.max(0, Date.now() - s.at)]] };
+}
+
 export class HostSampler {
   /** stats.host_max_age_ms: a reload changes it. */
   maxAgeMs: number;
@@ -47,10 +52,10 @@ export class HostSampler {
   }
 
   /** A group's values and their age; nothing when the group could not be read. */
-  async values(group: string): Promise<GroupRead> {
-    const s = await this.sample(group);
-    if (s.values.values.length === 0) return [];
-    return { sample: s.values, live: [[SAMPLE_AGE, Math.max(0, Date.now() - s.at)]] };
+  /** Without a promise when the latest sample is young enough. */
+  values(group: string): GroupRead | Promise<GroupRead> {
+    const s = this.sample(group);
+    return s instanceof Promise ? s.then(withAge) : withAge(s);
   }
 
   /** The latest sample if young enough, else the read under way, else a new read. */
