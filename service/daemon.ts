@@ -7,7 +7,6 @@
 // received finish within the shutdown timeout, remove the FIFO and socket
 // files the daemon created.
 
-import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.ts";
 import { parseDatagramAddress } from "../config/schema.ts";
 import { configToken } from "../config/token.ts";
@@ -42,13 +41,14 @@ function miSettings(config: Config) {
 }
 
 /**
- * The token as a digest: a rotated token file makes the HTTP listener's
- * settings differ, so a reload picks the new token up. An unreadable file
- * differs too, and the restart then reports why.
+ * The token in the HTTP listener's settings: a rotated token file makes them
+ * differ, so a reload picks the new token up. An unreadable file differs
+ * too, and the restart then reports why. The settings stay in memory, beside
+ * the config that holds an inline token anyway; they are never logged.
  */
-function tokenDigest(http: Config["http"]): string {
+function tokenSetting(http: Config["http"]): string {
   try {
-    return createHash("sha256").update(configToken(http)).digest("hex");
+    return `token: ${configToken(http)}`;
   } catch (e) {
     return `unreadable: ${errText(e)}`;
   }
@@ -84,7 +84,7 @@ export function plannedListeners(mi: MiInstance, config: Config): PlannedListene
   if (config.http.enabled) {
     out.push({
       listener: new HttpListener(mi, config.http, webFaces(mi.registry, config.http)),
-      settings: JSON.stringify({ http: config.http, token: tokenDigest(config.http), mi: ms }),
+      settings: JSON.stringify({ http: config.http, token: tokenSetting(config.http), mi: ms }),
     });
   }
   return out;

@@ -24,7 +24,6 @@
 // listener comes back by itself.
 
 import { Hono } from "hono";
-import { timingSafeEqual } from "node:crypto";
 import { type Config, parseHostPort } from "../config/schema.ts";
 import type { Endpoint, Reply } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
@@ -34,7 +33,7 @@ import type { Counter, Gauge } from "../mi/stats.ts";
 import type { MiGateway } from "../mi/gateway.ts";
 import { fdLimit } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
-import { configToken } from "../config/token.ts";
+import { configToken, sameSecret } from "../config/token.ts";
 import { ConnectionGuard, type GuardLimits, type InHandler, peerText } from "./http_guard.ts";
 import {
   type Deadline,
@@ -271,19 +270,16 @@ export function createMiApp(opts: MiAppOptions): Hono {
 export function bearerCheck(token: string): (req: Request) => boolean {
   const want = encoder.encode(`Bearer ${token}`);
   const wantPassword = encoder.encode(token);
-  const same = (got: Uint8Array, w: Uint8Array) =>
-    // Equal lengths for timingSafeEqual; a wrong length still costs one comparison.
-    got.length === w.length ? timingSafeEqual(got, w) : timingSafeEqual(w, w) && false;
   return (req) => {
     const header = req.headers.get("authorization") ?? "";
-    if (!header.startsWith("Basic ")) return same(encoder.encode(header), want);
+    if (!header.startsWith("Basic ")) return sameSecret(encoder.encode(header), want);
     let login: string;
     try {
       login = atob(header.slice(6).trim());
     } catch {
       return false;
     }
-    return same(encoder.encode(login.slice(login.indexOf(":") + 1)), wantPassword);
+    return sameSecret(encoder.encode(login.slice(login.indexOf(":") + 1)), wantPassword);
   };
 }
 

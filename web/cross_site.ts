@@ -13,7 +13,7 @@
 // cannot send and a cross-site script cannot send without a CORS preflight
 // that sipmi never grants; the header checks apply to it as well.
 
-import { timingSafeEqual } from "node:crypto";
+import { sameSecret } from "../config/token.ts";
 
 const encoder = new TextEncoder();
 
@@ -28,11 +28,7 @@ const FORM_TOKEN_BYTES = encoder.encode(FORM_TOKEN);
 
 /** Whether `given` is the form token, compared in constant time. */
 export function isFormToken(given: string | null): boolean {
-  const got = encoder.encode(given ?? "");
-  if (got.length !== FORM_TOKEN_BYTES.length) {
-    return timingSafeEqual(FORM_TOKEN_BYTES, FORM_TOKEN_BYTES) && false;
-  }
-  return timingSafeEqual(got, FORM_TOKEN_BYTES);
+  return sameSecret(encoder.encode(given ?? ""), FORM_TOKEN_BYTES);
 }
 
 /**
