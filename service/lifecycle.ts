@@ -149,6 +149,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     mi.registry.register(serviceModule(reloader, state));
 
     state.phase = "ready";
+    trimmer.markBase();
     log.notice(`sipmi ready (${daemon.running.join(", ") || "no listeners"})`);
     notifier.send({ READY: 1, STATUS: state.statusLine() });
     if (hupBeforeReady) hangup(reloader);

@@ -6,9 +6,11 @@
 //
 // Once a second, if requests were served since the last look, the free
 // pages are handed back (malloc_trim, in a thread of the blocking pool: the
-// event loop runs on). Every ten seconds, if the RSS is still well above its
-// level after start, a full collection runs first (sys/memory.ts): it costs
-// some milliseconds, so only then. docs/service.md, "Memory".
+// event loop runs on). When the requests stop and the RSS is still well
+// above its level once the daemon was up, one full collection runs first
+// (sys/memory.ts). It stops the event loop for tens of milliseconds, so it
+// runs only in a quiet second, never while clients are being served.
+// docs/service.md, "Memory".
 
 import { mallocArenaMax, mallocTrim } from "../sys/libc.ts";
 import { reclaim } from "../sys/memory.ts";
@@ -21,9 +23,7 @@ export interface TrimmerOptions {
 
 /** Arenas malloc may create: the daemon's work runs on two threads (the loop and the tuning worker). */
 export const ARENA_MAX = 2;
-/** Looks between checks of the RSS against its level after start. */
-const RECLAIM_EVERY_TICKS = 10;
-/** How far above its level after start the RSS may stay before a full collection. */
+/** How far above its level once up the RSS may stay after a burst before a full collection. */
 const RECLAIM_ABOVE_BYTES = 24 * 1024 * 1024;
 
 export class MemoryTrimmer {
@@ -31,7 +31,8 @@ export class MemoryTrimmer {
   readonly #intervalMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #seen = -1;
-  #ticks = 0;
+  /** Requests were served since the last quiet second. */
+  #burst = false;
   #base = 0;
   #trimming = false;
   /** How many times memory was handed back (for tests and the log). */
@@ -44,9 +45,14 @@ export class MemoryTrimmer {
 
   start(): void {
     mallocArenaMax(ARENA_MAX);
-    this.#base = Deno.memoryUsage().rss;
+    this.markBase();
     this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
     Deno.unrefTimer(this.#timer);
+  }
+
+  /** Takes the RSS now as the daemon's level (once every listener and the tuning worker are up). */
+  markBase(): void {
+    this.#base = Deno.memoryUsage().rss;
   }
 
   stop(): void {
@@ -56,11 +62,18 @@ export class MemoryTrimmer {
 
   #tick(): void {
     if (this.#trimming) return;
-    const full = ++this.#ticks % RECLAIM_EVERY_TICKS === 0 &&
-      Deno.memoryUsage().rss > this.#base + RECLAIM_ABOVE_BYTES;
     const now = this.#activity();
-    if (!full && now === this.#seen) return;
+    const busy = now !== this.#seen;
     this.#seen = now;
+    let full = false;
+    if (busy) {
+      this.#burst = true;
+    } else {
+      if (!this.#burst) return;
+      // The first quiet second after a burst.
+      this.#burst = false;
+      full = Deno.memoryUsage().rss > this.#base + RECLAIM_ABOVE_BYTES;
+    }
     this.#trimming = true;
     (full ? reclaim() : mallocTrim()).then((released) => {
       if (released) this.trims++;
