@@ -43,8 +43,10 @@ Deno.test("ansible: the sipmi role rolls out to a scratch root, idempotently, an
       sipmi_root: root,
       sipmi_binary_src: bin,
       sipmi_manage_service: false,
-      // `tune verify` comes with the tuning transactions; until then the
-      // check step runs a check this branch has, through the installed binary.
+      // The role's default check is `tune verify` of the profile, which needs
+      // the host the profile was written for (its CPUs 2-3 and eth0); the
+      // scratch root has none, so the check step runs `config check` through
+      // the installed binary, and a failing check is played by /bin/false.
       sipmi_verify_command: `${installed} config check --config ${root}/etc/sipmi/sipmi.jsonc`,
       ansible_python_interpreter: "auto_silent",
     };
