@@ -16,6 +16,7 @@ import { FifoListener } from "../transports/fifo.ts";
 import { webFaces } from "../web/mount.ts";
 import { HttpListener } from "../transports/http.ts";
 import type { Listener } from "../transports/listener.ts";
+import { datagramIo, effectiveIo } from "../transports/io_path.ts";
 import { errText } from "../sys/log.ts";
 
 /** Required listeners that could not start; the daemon must not run. */

@@ -100,6 +100,19 @@ function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   return lib.symbols;
 }
 
+/**
+ * Why libc cannot be used through FFI (no libc.so.6, FFI not permitted),
+ * or undefined when it can: the listeners then fall back to Deno's own I/O.
+ */
+export function ffiProblem(): string | undefined {
+  try {
+    libc();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 function errno(): number {
   const p = libc().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
