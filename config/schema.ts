@@ -97,7 +97,10 @@ const commandName = () => str("", namePatternProblem, "a command name or a name 
 
 /** Which I/O a datagram or FIFO listener uses (docs/architecture.md, "Two I/O paths"). */
 const ioPath = () =>
-  str("ffi", (v) => v === "ffi" || v === "deno" ? undefined : `must be "ffi" or "deno", not "${v}"`);
+  str(
+    "ffi",
+    (v) => v === "ffi" || v === "deno" ? undefined : `must be "ffi" or "deno", not "${v}"`,
+  );
 
 const policySpec = obj({
   /** Only these commands (names, or prefixes ending in `*`); empty = all. */
