@@ -16,7 +16,7 @@ import { FifoListener } from "../transports/fifo.ts";
 import { webFaces } from "../web/mount.ts";
 import { HttpListener } from "../transports/http.ts";
 import type { Listener } from "../transports/listener.ts";
-import { datagramIo, effectiveIo } from "../transports/io_path.ts";
+import { datagramIo, effectiveIo, type IoPath } from "../transports/io_path.ts";
 import { errText } from "../sys/log.ts";
 
 /** Required listeners that could not start; the daemon must not run. */
@@ -77,6 +77,7 @@ export function plannedListeners(mi: MiInstance, config: Config): PlannedListene
           addr,
           entry.commands,
           config.mi.busy_poll_us,
+          datagramIo(effectiveIo(config.datagram.io as IoPath, mi.attendant.log)),
         ),
         settings: JSON.stringify({ datagram: shared, entry, mi: ms }),
       });
