@@ -1,6 +1,6 @@
 // The I/O path switch (`fifo.io`, `datagram.io`): `config check` names a bad
 // value's position, and a daemon that cannot use FFI at start says so once
-// and serves its datagram listeners on the Deno path instead of failing.
+// and serves its FIFO and datagram listeners on the Deno path instead of failing.
 
 import assert from "node:assert/strict";
 import { sipmi, startDaemon } from "./helpers/daemon.ts";
@@ -23,7 +23,7 @@ Deno.test("sipmi config check: an unknown io value is refused with its key and p
   }
 });
 
-Deno.test("without FFI at start, the datagram listeners use the Deno path, said once", async () => {
+Deno.test("without FFI at start, the FIFO and datagram listeners use the Deno path, said once", async () => {
   await using d = await startDaemon(undefined, {
     io: "ffi",
     env: { [NO_FFI_ENV]: "libc.so.6: cannot open shared object file (test)" },
@@ -32,6 +32,13 @@ Deno.test("without FFI at start, the datagram listeners use the Deno path, said 
   assert.equal(JSON.parse(u.reply).id, 3);
   const x = await py({ op: "unix", path: d.sock, data: req("uptime", "u"), bind_dir: d.dir });
   assert.equal(JSON.parse(x.reply).id, "u");
+  const f = await py({
+    op: "fifo",
+    fifo: d.fifo,
+    reply_dir: d.replyDir,
+    request: { jsonrpc: "2.0", id: "f", method: "uptime", params: {} },
+  });
+  assert.equal(JSON.parse(f.reply).id, "f");
   const said = d.lines.filter((l) => l.includes("FFI is unavailable"));
   assert.equal(said.length, 1, d.lines.join("\n"));
   assert.match(said[0], /\(libc\.so\.6: cannot open shared object file \(test\)\)/);

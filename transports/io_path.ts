@@ -8,6 +8,9 @@ import { ffiProblem } from "../sys/libc.ts";
 import { denoDatagramIo } from "./datagram_deno.ts";
 import { ffiDatagramIo } from "./datagram_ffi.ts";
 import type { DatagramIo } from "./datagram_io.ts";
+import { denoFifoIo } from "./fifo_deno.ts";
+import { ffiFifoIo } from "./fifo_ffi.ts";
+import type { FifoIo } from "./fifo_io.ts";
 
 export type IoPath = "ffi" | "deno";
 
@@ -47,4 +50,8 @@ function defaultProbe(): string | undefined {
 
 export function datagramIo(path: IoPath): DatagramIo {
   return path === "ffi" ? ffiDatagramIo : denoDatagramIo;
+}
+
+export function fifoIo(path: IoPath): FifoIo {
+  return path === "ffi" ? ffiFifoIo : denoFifoIo;
 }
