@@ -48,11 +48,11 @@ class FfiSocket implements DatagramSocket {
       closeFd(fd);
       throw e;
     }
-    const self = this;
+    const fromLen = this.#fromLen;
     this.#current = {
       sa: this.#from,
       get len() {
-        return self.#fromLen[0];
+        return fromLen[0];
       },
     };
   }
