@@ -99,7 +99,8 @@ class DenoSocket implements DatagramSocket {
   readonly #unix: boolean;
   #reply: ReplySocket | undefined;
   #stopping = false;
-  readonly #stopped = Promise.withResolvers<void>();
+  /** Ends the receive being waited for (a new promise per receive: nothing accumulates). */
+  #wake: (() => void) | undefined;
   #from: Deno.Addr | undefined;
   /** The end of the line of sends: each waits for the one before it. */
   #tail: Promise<unknown> = Promise.resolve();
@@ -125,11 +126,13 @@ class DenoSocket implements DatagramSocket {
     got: (n: number) => void,
     warn: WarnThrottle,
   ): Promise<void> {
-    const stopped = this.#stopped.promise.then(() => undefined);
     while (!this.#stopping) {
       let r: [Uint8Array, Deno.Addr] | undefined;
       try {
-        r = await Promise.race([this.#conn.receive(buf), stopped]);
+        r = await new Promise<[Uint8Array, Deno.Addr] | undefined>((resolve, reject) => {
+          this.#wake = () => resolve(undefined);
+          this.#conn.receive(buf).then(resolve, reject);
+        });
       } catch (e) {
         if (this.#stopping) break;
         warn.warn("receive", `receive failed: ${errText(e)}`);
@@ -191,7 +194,7 @@ class DenoSocket implements DatagramSocket {
 
   stop(): void {
     this.#stopping = true;
-    this.#stopped.resolve();
+    this.#wake?.();
   }
 
   close(): void {
