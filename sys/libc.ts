@@ -693,9 +693,10 @@ export function writerPeerGone(fd: number): boolean {
  * the kernel. glibc keeps memory freed by a burst of work (the runtime's
  * buffers for thousands of requests) for reuse, so the process's RSS stays
  * at its peak; this gives it back. Resolves to whether anything was
- * released (false without glibc's).
+ * released (false without glibc's, or without FFI).
  */
 export async function mallocTrim(): Promise<boolean> {
+  if (ffiProblem() !== undefined) return false;
   const trim = libc().malloc_trim;
   return trim !== null && await trim(0n) === 1;
 }
@@ -706,9 +707,10 @@ const M_ARENA_MAX = -8;
  * mallopt(M_ARENA_MAX): how many malloc arenas threads share. glibc gives
  * busy threads arenas of their own (up to 8 per core), each keeping the
  * memory it once held; a few suffice for a daemon whose work is on one
- * thread. Affects arenas created after the call. False without glibc's.
+ * thread. Affects arenas created after the call. False without glibc's, or without FFI.
  */
 export function mallocArenaMax(n: number): boolean {
+  if (ffiProblem() !== undefined) return false;
   const mallopt = libc().mallopt;
   return mallopt !== null && mallopt(M_ARENA_MAX, n) === 1;
 }

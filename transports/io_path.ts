@@ -14,9 +14,6 @@ import type { FifoIo } from "./fifo_io.ts";
 
 export type IoPath = "ffi" | "deno";
 
-/** Environment variable naming a reason to act as if FFI were unavailable (tests of the fallback). */
-export const NO_FFI_ENV = "SIPMI_TEST_NO_FFI";
-
 let told = false;
 
 /**
@@ -26,7 +23,7 @@ let told = false;
 export function effectiveIo(
   wanted: IoPath,
   log: { warn(msg: string): void },
-  probe: () => string | undefined = defaultProbe,
+  probe: () => string | undefined = ffiProblem,
 ): IoPath {
   if (wanted === "deno") return "deno";
   const problem = probe();
@@ -36,16 +33,6 @@ export function effectiveIo(
     log.warn(`FFI is unavailable (${problem}): the FIFO and datagram listeners use Deno's own I/O`);
   }
   return "deno";
-}
-
-function defaultProbe(): string | undefined {
-  let forced: string | undefined;
-  try {
-    forced = Deno.env.get(NO_FFI_ENV);
-  } catch {
-    // No env permission: nothing forced.
-  }
-  return forced ? forced : ffiProblem();
 }
 
 export function datagramIo(path: IoPath): DatagramIo {

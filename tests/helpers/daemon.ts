@@ -106,6 +106,8 @@ export async function startDaemon(
     production?: boolean;
     /** `fifo.io` and `datagram.io`, set after `edit` (default: the config's). */
     io?: IoPath;
+    /** Run with `--deny-ffi`: no libc through FFI at all. */
+    denyFfi?: boolean;
   } = {},
 ): Promise<Daemon> {
   const p = opts.paths ?? await makePaths();
@@ -116,6 +118,7 @@ export async function startDaemon(
   }
   await Deno.writeTextFile(p.config, JSON.stringify(config, null, 2));
   const flags = opts.production ? [...RUNTIME_FLAGS] : ["-A"];
+  if (opts.denyFfi) flags.push("--deny-ffi");
   const args = ["run", ...flags, opts.entry ?? MAIN, "serve", "--config", p.config];
   // `exec` keeps the pid: the shell becomes the daemon.
   const [cmd, argv] = opts.fdLimit === undefined
