@@ -211,17 +211,17 @@ export class FifoListener extends ListenerBase {
       if (!id) throw new Error(`${path} vanished while being created`);
       const key = `${id.dev}:${id.ino}`;
       this.#ownFifos.add(key);
-      const reader = this.#io.reader(
+      const reader = this.#io.reader({
         path,
         id,
-        this.#sink(s),
-        {
+        sink: this.#sink(s),
+        opts: {
           maxRequestBytes: s.ep.maxRequestBytes,
           busyPollUs: this.#busyPollUs,
           partialTimeoutMs: this.#cfg.partial_timeout_ms,
         },
-        (e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`),
-      );
+        onError: (e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`),
+      });
       reader.done.finally(() => this.#ownFifos.delete(key));
       return reader;
     } catch (e) {

@@ -17,8 +17,8 @@
 
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { errText } from "../sys/log.ts";
-import type { FifoFramer, FramerSink } from "./fifo_framing.ts";
-import type { FifoIo, FileId, ReaderOptions } from "./fifo_io.ts";
+import type { FifoFramer } from "./fifo_framing.ts";
+import type { FifoIo, ReaderOptions, ReaderSetup } from "./fifo_io.ts";
 import { READ_BUFFER, RequestReaderBase } from "./fifo_reader.ts";
 import { errorCode } from "./os.ts";
 
@@ -55,12 +55,7 @@ class DenoFifoReader extends RequestReaderBase {
           clearTimeout(timer);
         }
         if (n === "timeout") {
-          if (performance.now() - lastByte < partialMs) continue;
-          try {
-            framer.expire();
-          } catch (e) {
-            onError(e);
-          }
+          this.expireIfIdle(framer, performance.now() - lastByte, opts, onError);
           continue;
         }
         pending = undefined;
@@ -69,13 +64,7 @@ class DenoFifoReader extends RequestReaderBase {
           return;
         }
         lastByte = performance.now();
-        try {
-          // The framer copies what it keeps; the next read reuses the buffer.
-          framer.push(buf.subarray(0, n));
-        } catch (e) {
-          // A bug in handling one request must not stop the FIFO.
-          onError(e);
-        }
+        this.feed(framer, buf.subarray(0, n), onError);
       }
     } catch (e) {
       // A read error, or the file closed under a pending read at stop.
@@ -83,17 +72,11 @@ class DenoFifoReader extends RequestReaderBase {
     }
   }
 
-  constructor(
-    path: string,
-    id: FileId,
-    sink: FramerSink,
-    opts: ReaderOptions,
-    onError: (e: unknown) => void,
-  ) {
+  constructor(setup: ReaderSetup) {
     let file: Deno.FsFile | undefined;
-    super(path, id, sink, opts, onError, () => {
+    super(setup, () => {
       // Read+write: the open never waits, and closing writers never end the stream.
-      const f = Deno.openSync(path, { read: true, write: true });
+      const f = Deno.openSync(setup.path, { read: true, write: true });
       file = f;
       return () => {
         try {
@@ -113,7 +96,7 @@ export const denoFifoIo: FifoIo = {
       .outputSync();
     if (!r.success) throw new Error(new TextDecoder().decode(r.stderr).trim() || "mkfifo failed");
   },
-  reader: (path, id, sink, opts, onError) => new DenoFifoReader(path, id, sink, opts, onError),
+  reader: (setup) => new DenoFifoReader(setup),
   reply: {
     prepare: (path) => path,
     open(path: unknown): number | string {

@@ -15,7 +15,7 @@ import { FifoReader } from "./fifo_reader.ts";
 
 export const ffiFifoIo: FifoIo = {
   mkfifo: (path) => mkfifo(path, 0o600),
-  reader: (path, id, sink, opts, onError) => new FifoReader(path, id, sink, opts, onError),
+  reader: (setup) => new FifoReader(setup),
   reply: {
     prepare: (path) => cPath(path),
     open: (p) => openFifoWriter(p as Uint8Array<ArrayBuffer>),

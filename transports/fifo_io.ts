@@ -19,6 +19,16 @@ export interface ReaderOptions {
   partialTimeoutMs: number;
 }
 
+/** What a request reader is made from. */
+export interface ReaderSetup {
+  path: string;
+  id: FileId;
+  sink: FramerSink;
+  opts: ReaderOptions;
+  /** A bug in handling one request: logged, and the FIFO goes on. */
+  onError: (e: unknown) => void;
+}
+
 /** One open request FIFO and the loop that reads it into a framer. */
 export interface RequestReader {
   readonly id: FileId;
@@ -56,12 +66,6 @@ export interface FifoIo {
   /** Creates a FIFO (the mode is then set by the listener); throws with the cause. */
   mkfifo(path: string): void;
   /** Opens the request FIFO at `path` and starts reading it; throws when it cannot. */
-  reader(
-    path: string,
-    id: FileId,
-    sink: FramerSink,
-    opts: ReaderOptions,
-    onError: (e: unknown) => void,
-  ): RequestReader;
+  reader(setup: ReaderSetup): RequestReader;
   readonly reply: ReplyFifoIo;
 }

@@ -16,8 +16,8 @@ import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { closeFd, openFifoReadWrite, pollSet, readNow } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
 import { type BurstSource, serveBursts } from "./burst.ts";
-import { FifoFramer, type FramerSink } from "./fifo_framing.ts";
-import type { FileId, ReaderOptions, RequestReader } from "./fifo_io.ts";
+import { FifoFramer } from "./fifo_framing.ts";
+import type { FileId, ReaderOptions, ReaderSetup, RequestReader } from "./fifo_io.ts";
 import { within } from "./listener.ts";
 import { randomHex } from "./os.ts";
 
@@ -41,14 +41,8 @@ export abstract class RequestReaderBase implements RequestReader {
    * `openInput` opens the FIFO for reading (read+write) and returns what
    * closes it again.
    */
-  constructor(
-    path: string,
-    id: FileId,
-    sink: FramerSink,
-    opts: ReaderOptions,
-    onError: (e: unknown) => void,
-    openInput: () => () => void,
-  ) {
+  constructor(setup: ReaderSetup, openInput: () => () => void) {
+    const { path, id, sink, opts, onError } = setup;
     this.id = id;
     this.closeInput = openInput();
     try {
@@ -71,6 +65,31 @@ export abstract class RequestReaderBase implements RequestReader {
   /** True once the FIFO was closed: the loop must end. */
   protected get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Hands `bytes` to the framer; a bug in handling one request must not stop the FIFO. */
+  protected feed(framer: FifoFramer, bytes: Uint8Array, onError: (e: unknown) => void): void {
+    try {
+      // The framer copies what it keeps, so the buffer is reused.
+      framer.push(bytes);
+    } catch (e) {
+      onError(e);
+    }
+  }
+
+  /** Answers the unfinished request -32700 once no byte came for the partial timeout. */
+  protected expireIfIdle(
+    framer: FifoFramer,
+    idleMs: number,
+    opts: ReaderOptions,
+    onError: (e: unknown) => void,
+  ): void {
+    if (!framer.partial || idleMs < opts.partialTimeoutMs) return;
+    try {
+      framer.expire();
+    } catch (e) {
+      onError(e);
+    }
   }
 
   /** The read loop; sets `failure` when it ends without being asked to. */
@@ -118,16 +137,10 @@ export abstract class RequestReaderBase implements RequestReader {
 export class FifoReader extends RequestReaderBase {
   #fd = -1;
 
-  constructor(
-    path: string,
-    id: FileId,
-    sink: FramerSink,
-    opts: ReaderOptions,
-    onError: (e: unknown) => void,
-  ) {
+  constructor(setup: ReaderSetup) {
     let fd = -1;
-    super(path, id, sink, opts, onError, () => {
-      fd = openFifoReadWrite(path);
+    super(setup, () => {
+      fd = openFifoReadWrite(setup.path);
       return () => closeFd(fd);
     });
     this.#fd = fd;
@@ -149,24 +162,13 @@ export class FifoReader extends RequestReaderBase {
         return Math.max(1, Math.min(POLL_TIMEOUT_MS, Math.ceil(left)));
       },
       waited: (ready) => {
-        if (ready || !framer.partial || performance.now() - lastByte < partialMs) return;
-        try {
-          framer.expire();
-        } catch (e) {
-          onError(e);
-        }
+        if (!ready) this.expireIfIdle(framer, performance.now() - lastByte, opts, onError);
       },
       readOnce: () => {
         const n = readNow(fd, buf);
         if (n <= 0) return n;
         lastByte = performance.now();
-        try {
-          // The framer copies what it keeps, so the buffer is reused.
-          framer.push(buf.subarray(0, n));
-        } catch (e) {
-          // A bug in handling one request must not stop the FIFO.
-          onError(e);
-        }
+        this.feed(framer, buf.subarray(0, n), onError);
         return n;
       },
     };
