@@ -615,3 +615,31 @@ Deno.test({
     assert.ok(d.lines.some((l) => l.includes("listening again on http://")));
   },
 });
+
+for (const io of IO_PATHS) {
+  Deno.test(`hostile load: a unix client that never reads costs failed sends, others are answered [io: ${io}]`, async () => {
+    await using d = await startDaemonOn(io);
+    // Bound, sending, never receiving: its queue (net.unix.max_dgram_qlen, 10 by default) fills.
+    const path = `${d.dir}/deaf.sock`;
+    const deaf = Deno.listenDatagram({ transport: "unixpacket", path });
+    try {
+      const request = new TextEncoder().encode(req("uptime", 1));
+      for (let i = 0; i < 40; i++) {
+        await deaf.send(request, { transport: "unixpacket", path: d.sock });
+      }
+      const deadline = Date.now() + 5000;
+      while ((await readStats(d))["mi:unix_send_errors"] < 1) {
+        assert.ok(Date.now() < deadline, "no failed send to the client that does not read");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Everybody else is still answered, and every reply is counted once.
+      for (let i = 0; i < 5; i++) {
+        const x = await py({ op: "unix", path: d.sock, data: req("uptime", i), bind_dir: d.dir });
+        assert.equal(JSON.parse(x.reply).id, i);
+      }
+      assertAddsUp(await readStats(d), "after the client that does not read");
+    } finally {
+      deaf.close();
+    }
+  });
+}

@@ -266,7 +266,7 @@ export class DatagramListener extends ListenerBase {
       const why = code === "EAGAIN"
         ? "its receive queue is full"
         : code === "ETIMEDOUT"
-        ? "it took nothing for too long"
+        ? "its receive queue is full (the send did not finish)"
         : code === "ENOENT" || code === "ECONNREFUSED"
         ? "it went away"
         : errText(e);

@@ -6,9 +6,15 @@
 //   already in use"), so unix replies go out through a second socket that
 //   never receives, bound in a private temp directory (its path is the
 //   reply's source address; clients do not look at it);
-// - a send to a unix client whose queue is full waits forever: each send is
-//   given SEND_TIMEOUT_MS, then counted as failed; when too many of them are
-//   still stuck, the reply socket is replaced, which ends them;
+// - a send to a unix client whose receive queue is full waits forever, and
+//   holds the socket: any other send fails with "Socket already in use"
+//   meanwhile. So sends go out one at a time; one that takes longer than
+//   UNIX_SEND_TIMEOUT_MS marks its client full (its replies then fail at
+//   once, as EAGAIN does on the FFI path, for a backoff that doubles while
+//   it stays full) and the reply socket is replaced by a new one: a client
+//   that never reads costs the others a few short stalls, not a dead socket.
+//   The stuck send itself never ends (closing its socket does not end it)
+//   and keeps a descriptor while the client does not read;
 // - a send to a client that went away throws (ENOENT, ECONNREFUSED): a
 //   failed send, never the end of the loop;
 // - receive cannot report truncation: the buffer is one byte longer than
@@ -18,12 +24,20 @@ import { errText } from "../sys/log.ts";
 import type { DatagramBindAddress, DatagramIo, DatagramSocket } from "./datagram_io.ts";
 import type { WarnThrottle } from "./listener.ts";
 
-/** The longest a reply's send may take before it counts as failed. */
+/** The longest a UDP reply's send may take before it counts as failed (UDP never waits for the client). */
 const SEND_TIMEOUT_MS = 1000;
+/** A unix send only waits when the client's queue is full; this long means it is. */
+const UNIX_SEND_TIMEOUT_MS = 100;
+/**
+ * How long a unix client found full gets failed sends without a try; doubled
+ * each time the same client is found full again, up to FULL_BACKOFF_MAX_MS.
+ */
+const FULL_BACKOFF_MS = 1000;
+const FULL_BACKOFF_MAX_MS = 10 * 60 * 1000;
+/** Clients remembered as full at most (the oldest are forgotten first). */
+const MAX_FULL_CLIENTS = 1024;
 /** Sends waiting in line; more fail at once (the listener is flooded). */
 const MAX_QUEUED_SENDS = 1024;
-/** Timed-out sends still stuck before the unix reply socket is replaced. */
-const MAX_STUCK_SENDS = 32;
 
 /** A send failure with the errno name the listener classifies by. */
 class SendError extends Error {
@@ -74,7 +88,6 @@ function timed<T>(p: Promise<T>, ms: number, onLate: () => void): Promise<T> {
 class ReplySocket {
   readonly conn: Deno.DatagramConn;
   readonly #dir: string;
-  stuck = 0;
   constructor() {
     this.#dir = Deno.makeTempDirSync({ prefix: "sipmi_dgram_" });
     try {
@@ -90,7 +103,11 @@ class ReplySocket {
     } catch {
       // Closed already.
     }
-    Deno.removeSync(this.#dir, { recursive: true });
+    try {
+      Deno.removeSync(this.#dir, { recursive: true });
+    } catch {
+      // Removed already.
+    }
   }
 }
 
@@ -105,6 +122,8 @@ class DenoSocket implements DatagramSocket {
   /** The end of the line of sends: each waits for the one before it. */
   #tail: Promise<unknown> = Promise.resolve();
   #queued = 0;
+  /** Unix clients found with a full queue, and until when their replies fail at once. */
+  readonly #full = new Map<string, { until: number; backoff: number }>();
 
   constructor(addr: DatagramBindAddress) {
     this.#unix = addr.kind === "unix";
@@ -172,15 +191,43 @@ class DenoSocket implements DatagramSocket {
 
   #sendNow(bytes: Uint8Array<ArrayBuffer>, to: Deno.Addr): Promise<void> {
     if (!this.#unix) return timed(this.#conn.send(bytes, to).then(() => {}), SEND_TIMEOUT_MS, noop);
-    let reply = this.#reply;
+    const reply = this.#reply;
     if (!reply) return Promise.reject(new SendError("EBADF", "the listener stopped"));
-    if (reply.stuck >= MAX_STUCK_SENDS) {
-      // Closing the socket ends the sends stuck on it.
-      reply.close();
-      this.#reply = reply = new ReplySocket();
+    const path = (to as Deno.UnixAddr).path ?? "";
+    const full = this.#full.get(path);
+    if (full !== undefined && performance.now() < full.until) {
+      return Promise.reject(new SendError("EAGAIN", "its receive queue is full"));
     }
-    const r = reply;
-    return timed(r.conn.send(bytes, to).then(() => {}), SEND_TIMEOUT_MS, () => r.stuck++);
+    const sent = reply.conn.send(bytes, to).then(() => {
+      this.#full.delete(path); // it reads again
+    });
+    return timed(sent, UNIX_SEND_TIMEOUT_MS, () => {
+      this.#markFull(path);
+      // The stuck send holds the socket: a new one for everybody else.
+      if (this.#reply === reply) {
+        reply.close();
+        try {
+          this.#reply = new ReplySocket();
+        } catch {
+          this.#reply = undefined; // the next sends fail, counted
+        }
+      }
+    });
+  }
+
+  /**
+   * The send stuck on a full client is never ended, not even by closing its
+   * socket: each costs a descriptor until the client reads. The backoff,
+   * doubled per repeat, keeps that to a few for a client that never reads.
+   */
+  #markFull(path: string): void {
+    const before = this.#full.get(path);
+    this.#full.delete(path);
+    if (this.#full.size >= MAX_FULL_CLIENTS) {
+      this.#full.delete(this.#full.keys().next().value!);
+    }
+    const backoff = before ? Math.min(before.backoff * 2, FULL_BACKOFF_MAX_MS) : FULL_BACKOFF_MS;
+    this.#full.set(path, { until: performance.now() + backoff, backoff });
   }
 
   errorCode(e: unknown): string {
