@@ -207,13 +207,14 @@ async function startSipmi(
   dir: string,
   name: string,
   extra: Record<string, unknown> = {},
+  io: "ffi" | "deno" = "ffi",
 ): Promise<RunningPeer> {
   const udpPort = await freePort("udp");
   const httpPort = await freePort("tcp");
   const config = {
     log_level: 1,
-    fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/` },
-    datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`] },
+    fifo: { path: `${dir}/sipmi_fifo`, reply_dir: `${dir}/`, io },
+    datagram: { listen: [`udp:127.0.0.1:${udpPort}`, `unix:${dir}/sipmi.sock`], io },
     http: { listen: `127.0.0.1:${httpPort}` },
     ...extra,
   };
@@ -260,6 +261,14 @@ export const sipmiPeer: PeerDef & {
   name: "sipmi",
   unavailable: () => Promise.resolve(undefined),
   start: (dir: string, extra: Record<string, unknown> = {}) => startSipmi(dir, "sipmi", extra),
+};
+
+/** sipmi with `fifo.io` and `datagram.io` set to "deno": only in the rows that name it. */
+export const sipmiDenoIoPeer: PeerDef = {
+  name: "sipmi-deno",
+  listedRowsOnly: true,
+  unavailable: () => Promise.resolve(undefined),
+  start: (dir: string) => startSipmi(dir, "sipmi-deno", {}, "deno"),
 };
 
 export const kamailioPeer: PeerDef = {
@@ -401,6 +410,7 @@ export const denoChecksPeer = bareDeno("deno-checks", true);
 
 export const PEERS: readonly PeerDef[] = [
   sipmiPeer,
+  sipmiDenoIoPeer,
   kamailioPeer,
   opensipsPeer,
   sipmiRelayPeer,

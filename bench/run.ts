@@ -20,6 +20,14 @@ import { runAttacked } from "./attacked.ts";
 
 const ROWS: Row[] = [
   { id: "udp-1", label: "UDP, 1 client", kind: "udp", clients: 1, request: "trivial" },
+  {
+    id: "udp-1-deno",
+    label: 'UDP, 1 client, datagram.io "deno"',
+    kind: "udp",
+    clients: 1,
+    request: "trivial",
+    peers: ["sipmi-deno"],
+  },
   { id: "udp-16", label: "UDP, 16 clients", kind: "udp", clients: 16, request: "trivial" },
   {
     id: "http-1",
@@ -41,6 +49,14 @@ const ROWS: Row[] = [
     kind: "fifo-pre",
     clients: 1,
     request: "trivial",
+  },
+  {
+    id: "fifo-pre-deno",
+    label: 'FIFO, reply FIFO opened first, fifo.io "deno"',
+    kind: "fifo-pre",
+    clients: 1,
+    request: "trivial",
+    peers: ["sipmi-deno"],
   },
   {
     id: "fifo-python",

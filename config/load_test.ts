@@ -212,3 +212,16 @@ Deno.test("the HTTP roots may not overlap: each would hide the other", () => {
     "/mimetrics",
   );
 });
+
+Deno.test("fifo.io and datagram.io: ffi by default, deno on request, anything else named", () => {
+  const c = defaults(configSpec);
+  assert.equal(c.fifo.io, "ffi");
+  assert.equal(c.datagram.io, "ffi");
+  const d = parseConfig('{"fifo":{"io":"deno"},"datagram":{"io":"deno"}}');
+  assert.equal(d.fifo.io, "deno");
+  assert.equal(d.datagram.io, "deno");
+  assert.deepEqual(problems('{\n  "fifo": {"io": "uring"},\n  "datagram": {"io": 1}\n}'), [
+    `/etc/sipmi/sipmi.jsonc:2:18: 'fifo.io' must be "ffi" or "deno", not "uring"`,
+    `/etc/sipmi/sipmi.jsonc:3:22: 'datagram.io' must be a string, not 1`,
+  ]);
+});

@@ -95,6 +95,13 @@ export function parseMiAddress(spec: string): { address: MiAddress } | { error: 
 /** A command name, `*` standing for any run of characters (sys/pattern.ts matches them). */
 const commandName = () => str("", namePatternProblem, "a command name or a name pattern with '*'");
 
+/** Which I/O a datagram or FIFO listener uses (docs/architecture.md, "Two I/O paths"). */
+const ioPath = () =>
+  str(
+    "ffi",
+    (v) => v === "ffi" || v === "deno" ? undefined : `must be "ffi" or "deno", not "${v}"`,
+  );
+
 const policySpec = obj({
   /** Only these commands (names, or prefixes ending in `*`); empty = all. */
   allow: list(commandName(), []),
@@ -292,6 +299,12 @@ export const configSpec = obj({
     max_pending: int(1024, 1, 100000),
     /** Most bytes of request text those waiting requests may hold. */
     max_pending_bytes: int(16 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    /**
+     * "ffi": descriptors owned through libc, served in bursts (the fastest);
+     * "deno": Deno's own file handles, no raw pointers. Without FFI at start,
+     * the daemon uses "deno" and says so.
+     */
+    io: ioPath(),
     commands: policySpec,
   }),
   datagram: obj({
@@ -304,6 +317,12 @@ export const configSpec = obj({
     mode: str("0660", checkMode),
     user: str(""),
     group: str(""),
+    /**
+     * "ffi": sockets owned through libc, served in bursts (the fastest);
+     * "deno": Deno.listenDatagram, no raw pointers. Without FFI at start,
+     * the daemon uses "deno" and says so.
+     */
+    io: ioPath(),
     commands: policySpec,
   }),
   http: obj({

@@ -16,6 +16,7 @@ import { FifoListener } from "../transports/fifo.ts";
 import { webFaces } from "../web/mount.ts";
 import { HttpListener } from "../transports/http.ts";
 import type { Listener } from "../transports/listener.ts";
+import { datagramIo, effectiveIo, fifoIo, type IoPath } from "../transports/io_path.ts";
 import { errText } from "../sys/log.ts";
 
 /** Required listeners that could not start; the daemon must not run. */
@@ -60,7 +61,12 @@ export function plannedListeners(mi: MiInstance, config: Config): PlannedListene
   const ms = miSettings(config);
   if (config.fifo.enabled) {
     out.push({
-      listener: new FifoListener(mi, config.fifo, config.mi.busy_poll_us),
+      listener: new FifoListener(
+        mi,
+        config.fifo,
+        config.mi.busy_poll_us,
+        fifoIo(effectiveIo(config.fifo.io as IoPath, mi.attendant.log)),
+      ),
       settings: JSON.stringify({ fifo: config.fifo, mi: ms }),
     });
   }
@@ -76,6 +82,7 @@ export function plannedListeners(mi: MiInstance, config: Config): PlannedListene
           addr,
           entry.commands,
           config.mi.busy_poll_us,
+          datagramIo(effectiveIo(config.datagram.io as IoPath, mi.attendant.log)),
         ),
         settings: JSON.stringify({ datagram: shared, entry, mi: ms }),
       });

@@ -100,6 +100,19 @@ function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   return lib.symbols;
 }
 
+/**
+ * Why libc cannot be used through FFI (no libc.so.6, FFI not permitted),
+ * or undefined when it can: the listeners then fall back to Deno's own I/O.
+ */
+export function ffiProblem(): string | undefined {
+  try {
+    libc();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 function errno(): number {
   const p = libc().__errno_location();
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
@@ -680,9 +693,10 @@ export function writerPeerGone(fd: number): boolean {
  * the kernel. glibc keeps memory freed by a burst of work (the runtime's
  * buffers for thousands of requests) for reuse, so the process's RSS stays
  * at its peak; this gives it back. Resolves to whether anything was
- * released (false without glibc's).
+ * released (false without glibc's, or without FFI).
  */
 export async function mallocTrim(): Promise<boolean> {
+  if (ffiProblem() !== undefined) return false;
   const trim = libc().malloc_trim;
   return trim !== null && await trim(0n) === 1;
 }
@@ -693,9 +707,10 @@ const M_ARENA_MAX = -8;
  * mallopt(M_ARENA_MAX): how many malloc arenas threads share. glibc gives
  * busy threads arenas of their own (up to 8 per core), each keeping the
  * memory it once held; a few suffice for a daemon whose work is on one
- * thread. Affects arenas created after the call. False without glibc's.
+ * thread. Affects arenas created after the call. False without glibc's, or without FFI.
  */
 export function mallocArenaMax(n: number): boolean {
+  if (ffiProblem() !== undefined) return false;
   const mallopt = libc().mallopt;
   return mallopt !== null && mallopt(M_ARENA_MAX, n) === 1;
 }

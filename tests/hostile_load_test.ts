@@ -5,7 +5,7 @@
 // written outside reply_dir. The statistics of each attack add up.
 
 import assert from "node:assert/strict";
-import { type Daemon, startDaemon } from "./helpers/daemon.ts";
+import { type Daemon, IO_PATHS, startDaemon, startDaemonOn } from "./helpers/daemon.ts";
 import { py, req } from "./helpers/python.ts";
 import { assertAddsUp, readStats, type Stats } from "./helpers/stats.ts";
 import { fifoCall, udpCall, unixCall } from "../transports/client.ts";
@@ -421,135 +421,143 @@ Deno.test("hostile load: get_statistics with 20,000 unknown names is linear", as
   await assertRecovered(d, files, "20,000 unknown names");
 });
 
-Deno.test("hostile load: FIFO clients that write slowly or never read", async (t) => {
-  await using d = await startDaemon((c, p) => ({
-    ...c,
-    fifo: { path: p.fifo, reply_dir: p.replyDir, reply_timeout_ms: 1000 },
-  }), { production: true });
-  const files = filesOutsideReplyDir(d);
+for (const io of IO_PATHS) {
+  Deno.test(`hostile load: FIFO clients that write slowly or never read [io: ${io}]`, async (t) => {
+    await using d = await startDaemonOn(io, (c, p) => ({
+      ...c,
+      fifo: { path: p.fifo, reply_dir: p.replyDir, reply_timeout_ms: 1000 },
+    }), { production: true });
+    const files = filesOutsideReplyDir(d);
 
-  await t.step(
-    "a request written a piece at a time, each piece starting on a separator",
-    async () => {
-      const text = '{"jsonrpc": "2.0", "method": "uptime", "id": 42}';
-      const pieces = text.split(/(?=[:,{}" ])/);
-      const r = await py({
-        op: "fifo",
-        fifo: d.fifo,
-        reply_dir: d.replyDir,
-        name: "split",
-        request: "",
-        chunks: pieces,
-        chunk_delay_ms: 50,
-      });
-      assert.equal(JSON.parse(r.reply).id, 42);
-      // A pretty-printer's colon at the start of a line continues the value too.
-      const lines = await py({
-        op: "fifo",
-        fifo: d.fifo,
-        reply_dir: d.replyDir,
-        request: '{"jsonrpc"\n: "2.0", "method"\n: "uptime", "id"\n: 7}',
-      });
-      assert.equal(JSON.parse(lines.reply).id, 7);
-    },
-  );
+    await t.step(
+      "a request written a piece at a time, each piece starting on a separator",
+      async () => {
+        const text = '{"jsonrpc": "2.0", "method": "uptime", "id": 42}';
+        const pieces = text.split(/(?=[:,{}" ])/);
+        const r = await py({
+          op: "fifo",
+          fifo: d.fifo,
+          reply_dir: d.replyDir,
+          name: "split",
+          request: "",
+          chunks: pieces,
+          chunk_delay_ms: 50,
+        });
+        assert.equal(JSON.parse(r.reply).id, 42);
+        // A pretty-printer's colon at the start of a line continues the value too.
+        const lines = await py({
+          op: "fifo",
+          fifo: d.fifo,
+          reply_dir: d.replyDir,
+          request: '{"jsonrpc"\n: "2.0", "method"\n: "uptime", "id"\n: 7}',
+        });
+        assert.equal(JSON.parse(lines.reply).id, 7);
+      },
+    );
 
-  await t.step(
-    "1,100 requests naming reply FIFOs nobody opens do not lock out a client",
-    async () => {
-      const before = await readStats(d);
-      const names = Array.from({ length: 1100 }, (_, i) => `never_read_${i}`);
-      // The FIFOs exist, so every request waits for its client; in batches of 100 mkfifo calls.
-      for (let i = 0; i < names.length; i += 100) {
-        await Promise.all(
-          names.slice(i, i + 100).map((n) =>
-            new Deno.Command("mkfifo", { args: [`${d.replyDir}${n}`] }).output()
-          ),
+    await t.step(
+      "1,100 requests naming reply FIFOs nobody opens do not lock out a client",
+      async () => {
+        const before = await readStats(d);
+        const names = Array.from({ length: 1100 }, (_, i) => `never_read_${i}`);
+        // The FIFOs exist, so every request waits for its client; in batches of 100 mkfifo calls.
+        for (let i = 0; i < names.length; i += 100) {
+          await Promise.all(
+            names.slice(i, i + 100).map((n) =>
+              new Deno.Command("mkfifo", { args: [`${d.replyDir}${n}`] }).output()
+            ),
+          );
+        }
+        const flood = names.map((n) => `:${n}:${req("uptime")}`).join("");
+        await probingWhile(
+          d,
+          "1,100 unread reply FIFOs",
+          (async () => {
+            const f = await Deno.open(d.fifo, { write: true });
+            await f.write(encoder.encode(flood));
+            f.close();
+            // A python client (opens its FIFO after writing) still gets its answer.
+            const r = await py({
+              op: "fifo",
+              fifo: d.fifo,
+              reply_dir: d.replyDir,
+              request: req("uptime", "ok"),
+            });
+            assert.equal(JSON.parse(r.reply).id, "ok");
+            await sleep(1500); // every wait ends (fifo.reply_timeout_ms)
+          })(),
         );
-      }
-      const flood = names.map((n) => `:${n}:${req("uptime")}`).join("");
-      await probingWhile(
-        d,
-        "1,100 unread reply FIFOs",
-        (async () => {
-          const f = await Deno.open(d.fifo, { write: true });
-          await f.write(encoder.encode(flood));
-          f.close();
-          // A python client (opens its FIFO after writing) still gets its answer.
-          const r = await py({
-            op: "fifo",
-            fifo: d.fifo,
-            reply_dir: d.replyDir,
-            request: req("uptime", "ok"),
-          });
-          assert.equal(JSON.parse(r.reply).id, "ok");
-          await sleep(1500); // every wait ends (fifo.reply_timeout_ms)
-        })(),
-      );
-      for (const n of names) await Deno.remove(`${d.replyDir}${n}`);
-      const s = await assertRecovered(d, files, "1,100 unread reply FIFOs");
-      const given = s["mi:fifo_reply_timeouts"] - before["mi:fifo_reply_timeouts"] +
-        s["mi:fifo_reply_evicted"] - before["mi:fifo_reply_evicted"];
-      assert.equal(given, 1100);
-    },
-  );
-});
-
-Deno.test("hostile load: the request FIFO named as its own reply FIFO is refused", async () => {
-  // The defaults put the FIFO into reply_dir (/tmp/sipmi_fifo, /tmp/): so does this.
-  await using d = await startDaemon((c, p) => ({
-    ...c,
-    fifo: { path: `${p.replyDir}sipmi_fifo`, reply_dir: p.replyDir, reply_timeout_ms: 500 },
-  }), { production: true });
-  const fifo = `${d.replyDir}sipmi_fifo`;
-  const before = await readStats(d);
-  const f = await Deno.open(fifo, { write: true });
-  await f.write(encoder.encode(`:sipmi_fifo:${req("uptime", "self")}`));
-  f.close();
-  const deadline = Date.now() + PROBE_MS;
-  let s = await readStats(d);
-  while (s["mi:fifo_reply_refused"] === before["mi:fifo_reply_refused"] && Date.now() < deadline) {
-    await sleep(50);
-    s = await readStats(d);
-  }
-  assert.equal(s["mi:fifo_reply_refused"] - before["mi:fifo_reply_refused"], 1);
-  assert.equal(
-    s["mi:fifo_garbage"],
-    before["mi:fifo_garbage"],
-    "a reply was read back as a request",
-  );
-  assert.ok(d.lines.some((l) => l.includes("is the request FIFO itself")));
-  const r = await fifoCall(fifo, req("uptime", "after"), {
-    timeoutMs: PROBE_MS,
-    replyDir: d.replyDir,
+        for (const n of names) await Deno.remove(`${d.replyDir}${n}`);
+        const s = await assertRecovered(d, files, "1,100 unread reply FIFOs");
+        const given = s["mi:fifo_reply_timeouts"] - before["mi:fifo_reply_timeouts"] +
+          s["mi:fifo_reply_evicted"] - before["mi:fifo_reply_evicted"];
+        assert.equal(given, 1100);
+      },
+    );
   });
-  assert.equal(JSON.parse(r).id, "after");
-});
+}
 
-Deno.test("hostile load: an error too large for a datagram goes out with id null", async () => {
-  await using d = await startDaemon(undefined, { production: true });
-  const files = filesOutsideReplyDir(d);
-  const id = "i".repeat(65460);
-  const request = `{"jsonrpc":"2.0","method":"uptime","id":"${id}"}`;
-  const padded = request + " ".repeat(65507 - request.length);
-  assert.equal(padded.length, 65507);
-  const r = await py({
-    op: "udp",
-    host: "127.0.0.1",
-    port: d.udpPort,
-    data: padded,
-    bufsize: 70000,
+for (const io of IO_PATHS) {
+  Deno.test(`hostile load: the request FIFO named as its own reply FIFO is refused [io: ${io}]`, async () => {
+    // The defaults put the FIFO into reply_dir (/tmp/sipmi_fifo, /tmp/): so does this.
+    await using d = await startDaemonOn(io, (c, p) => ({
+      ...c,
+      fifo: { path: `${p.replyDir}sipmi_fifo`, reply_dir: p.replyDir, reply_timeout_ms: 500 },
+    }), { production: true });
+    const fifo = `${d.replyDir}sipmi_fifo`;
+    const before = await readStats(d);
+    const f = await Deno.open(fifo, { write: true });
+    await f.write(encoder.encode(`:sipmi_fifo:${req("uptime", "self")}`));
+    f.close();
+    const deadline = Date.now() + PROBE_MS;
+    let s = await readStats(d);
+    while (
+      s["mi:fifo_reply_refused"] === before["mi:fifo_reply_refused"] && Date.now() < deadline
+    ) {
+      await sleep(50);
+      s = await readStats(d);
+    }
+    assert.equal(s["mi:fifo_reply_refused"] - before["mi:fifo_reply_refused"], 1);
+    assert.equal(
+      s["mi:fifo_garbage"],
+      before["mi:fifo_garbage"],
+      "a reply was read back as a request",
+    );
+    assert.ok(d.lines.some((l) => l.includes("is the request FIFO itself")));
+    const r = await fifoCall(fifo, req("uptime", "after"), {
+      timeoutMs: PROBE_MS,
+      replyDir: d.replyDir,
+    });
+    assert.equal(JSON.parse(r).id, "after");
   });
-  assert.ok(r.reply !== null, "the client got nothing");
-  const j = JSON.parse(r.reply);
-  assert.equal(j.id, null);
-  assert.equal(j.error.code, -32603);
-  assert.match(
-    j.error.data,
-    /exceeds the datagram limit of 65507 bytes; .* id of 65462 bytes is too large to echo/,
-  );
-  await assertRecovered(d, files, "an oversize error");
-});
+}
+
+for (const io of IO_PATHS) {
+  Deno.test(`hostile load: an error too large for a datagram goes out with id null [io: ${io}]`, async () => {
+    await using d = await startDaemonOn(io, undefined, { production: true });
+    const files = filesOutsideReplyDir(d);
+    const id = "i".repeat(65460);
+    const request = `{"jsonrpc":"2.0","method":"uptime","id":"${id}"}`;
+    const padded = request + " ".repeat(65507 - request.length);
+    assert.equal(padded.length, 65507);
+    const r = await py({
+      op: "udp",
+      host: "127.0.0.1",
+      port: d.udpPort,
+      data: padded,
+      bufsize: 70000,
+    });
+    assert.ok(r.reply !== null, "the client got nothing");
+    const j = JSON.parse(r.reply);
+    assert.equal(j.id, null);
+    assert.equal(j.error.code, -32603);
+    assert.match(
+      j.error.data,
+      /exceeds the datagram limit of 65507 bytes; .* id of 65462 bytes is too large to echo/,
+    );
+    await assertRecovered(d, files, "an oversize error");
+  });
+}
 
 Deno.test({
   name: "hostile load: 500 reset connections cannot fill the log",
@@ -607,3 +615,31 @@ Deno.test({
     assert.ok(d.lines.some((l) => l.includes("listening again on http://")));
   },
 });
+
+for (const io of IO_PATHS) {
+  Deno.test(`hostile load: a unix client that never reads costs failed sends, others are answered [io: ${io}]`, async () => {
+    await using d = await startDaemonOn(io);
+    // Bound, sending, never receiving: its queue (net.unix.max_dgram_qlen, 10 by default) fills.
+    const path = `${d.dir}/deaf.sock`;
+    const deaf = Deno.listenDatagram({ transport: "unixpacket", path });
+    try {
+      const request = new TextEncoder().encode(req("uptime", 1));
+      for (let i = 0; i < 40; i++) {
+        await deaf.send(request, { transport: "unixpacket", path: d.sock });
+      }
+      const deadline = Date.now() + 5000;
+      while ((await readStats(d))["mi:unix_send_errors"] < 1) {
+        assert.ok(Date.now() < deadline, "no failed send to the client that does not read");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Everybody else is still answered, and every reply is counted once.
+      for (let i = 0; i < 5; i++) {
+        const x = await py({ op: "unix", path: d.sock, data: req("uptime", i), bind_dir: d.dir });
+        assert.equal(JSON.parse(x.reply).id, i);
+      }
+      assertAddsUp(await readStats(d), "after the client that does not read");
+    } finally {
+      deaf.close();
+    }
+  });
+}

@@ -1,23 +1,20 @@
 // The datagram transport (OpenSIPS mi_datagram): one JSON-RPC request per
 // UDP or unix SOCK_DGRAM datagram, the reply sent back to the sender
-// (docs/protocol.md, "Datagram").
+// (docs/protocol.md, "Datagram"). This file is what both I/O paths share
+// (datagram_io.ts: FFI bursts or Deno.listenDatagram, `datagram.io`):
 //
-// - The listener owns its socket (sys/libc.ts) and serves it in bursts
-//   (burst.ts): one wake-up, then synchronous receives and replies until
-//   the queue stays empty.
-// - recvfrom with MSG_TRUNC reports a datagram's real length, so one over
-//   the limit is answered with the core's oversize error, never parsed cut
-//   short. UDP requests and replies are limited to 65,507 bytes; unix
-//   datagrams only by `mi.max_request_bytes`, and a reply is sent whole when
-//   it fits the socket's send buffer.
+// - A datagram over the limit is answered with the core's oversize error,
+//   never parsed cut short. UDP requests and replies are limited to 65,507
+//   bytes; unix datagrams only by `mi.max_request_bytes`, and a reply is
+//   sent whole when it fits the socket's send buffer.
 // - A reply too large to send is replaced by a JSON error with the request's
 //   id that says which transport to use instead; when even that does not
 //   fit (the id itself is huge), by the same error with `"id": null` and a
 //   data text that says so. An error always fits its transport.
 // - A unix client that removed its socket is gone: a batch of its stops.
-// - Sends never wait: a client that vanished (its socket file gone,
-//   ECONNREFUSED) or stopped reading (EAGAIN) costs a failed send, counted
-//   and logged.
+// - Sends never hold the listener up: a client that vanished (its socket
+//   file gone, ECONNREFUSED) or stopped reading (EAGAIN) costs a failed
+//   send, counted and logged.
 
 import type { Config, DatagramAddress, PolicyConfig } from "../config/schema.ts";
 import { errorReply, INTERNAL_ERROR } from "../mi/jsonrpc.ts";
@@ -25,23 +22,8 @@ import { type ClientState, type Endpoint, type PeerText, reusingPeerText } from 
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
-import {
-  closeFd,
-  datagramBind,
-  datagramReceive,
-  datagramSend,
-  drainWake,
-  pollSet,
-  SOCKADDR_MAX,
-  sockaddrText,
-  socketSendBuffer,
-  SysError,
-  unixDatagramSend,
-  unixDatagramSocket,
-  wake,
-  wakePipe,
-} from "../sys/libc.ts";
-import { serveBursts } from "./burst.ts";
+import type { DatagramIo, DatagramSocket, PeerAddress } from "./datagram_io.ts";
+import { datagramIo, type IoPath } from "./io_path.ts";
 import { applyOwner, resolveOwner } from "./file_owner.ts";
 import {
   type Deadline,
@@ -76,8 +58,7 @@ export function replyIdText(reply: string): string {
 
 /** The open socket of a running listener. */
 interface Socket {
-  fd: number;
-  wake: { read: number; write: number };
+  io: DatagramSocket;
   loop: Promise<void>;
 }
 
@@ -87,6 +68,7 @@ export class DatagramListener extends ListenerBase {
   readonly #policy: PolicyConfig;
   readonly #transport: "udp" | "unix";
   readonly #busyPollUs: number;
+  readonly #io: DatagramIo;
   #sock: Socket | undefined;
   #stopping = false;
   /** Replies of asynchronous commands not yet sent. */
@@ -95,19 +77,20 @@ export class DatagramListener extends ListenerBase {
   readonly #sendErrors: Counter;
   readonly #tooLarge: Counter;
   #buf = new Uint8Array(0);
-  readonly #from = new Uint8Array(SOCKADDR_MAX);
-  readonly #fromLen = new Uint32Array(1);
+  /** The sender of the datagram just received, as text. */
+  readonly #fromText = () => {
+    const sock = this.#sock!.io;
+    return sock.text(sock.from());
+  };
   /** The sender of the datagram just received; the core asks only when a handler wants it. */
-  readonly #peer: PeerText = reusingPeerText(() =>
-    sockaddrText(this.#from, this.#fromLen[0]) || "(unbound)"
-  );
+  readonly #peer: PeerText = reusingPeerText(() => this.#fromText() || "(unbound)");
   /**
    * Whether the unix sender of the datagram just received is still there;
    * asked only by a batch, which pins it to the sender's socket path.
    */
   readonly #unixClient: ClientState = {
     gone: false,
-    pin: () => unixClientState(sockaddrText(this.#from, this.#fromLen[0])),
+    pin: () => unixClientState(this.#fromText()),
   };
 
   constructor(
@@ -116,10 +99,12 @@ export class DatagramListener extends ListenerBase {
     addr: DatagramAddress,
     policy?: PolicyConfig,
     busyPollUs = 0,
+    io: DatagramIo = datagramIo(cfg.io as IoPath),
   ) {
     const name = datagramName(addr);
     super(mi, name, `MI Datagram ${name}`, cfg.optional);
     this.#busyPollUs = busyPollUs;
+    this.#io = io;
     this.#cfg = cfg;
     this.#addr = addr;
     this.#policy = policy ?? cfg.commands;
@@ -140,24 +125,16 @@ export class DatagramListener extends ListenerBase {
     };
   }
 
-  protected open(s: Serving): string {
-    const fd = this.#addr.kind === "udp"
-      ? this.#bindUdp(this.#addr)
-      : this.#bindUnix(this.#addr.path);
-    let wakeFds;
-    try {
-      wakeFds = wakePipe();
-    } catch (e) {
-      closeFd(fd);
-      if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
-      throw e;
-    }
-    // One more byte than the limit: MSG_TRUNC then tells the real length of longer ones.
+  protected async open(s: Serving): Promise<string> {
+    const sock = this.#addr.kind === "udp"
+      ? this.#bind(this.#addr)
+      : await this.#bindUnix(this.#addr.path);
+    // One more byte than the limit: a datagram longer than the limit is told apart.
     if (this.#buf.length !== s.ep.maxRequestBytes + 1) {
       this.#buf = new Uint8Array(s.ep.maxRequestBytes + 1);
     }
-    this.#stopping = false;
-    this.#sock = { fd, wake: wakeFds, loop: this.#receive(fd, wakeFds.read, s) };
+    const loop = sock.serve(this.#buf, (n) => this.#serve(sock, s, n), s.warn);
+    this.#sock = { io: sock, loop };
     return this.name;
   }
 
@@ -166,57 +143,49 @@ export class DatagramListener extends ListenerBase {
     if (!sock) return;
     // New datagrams are no longer served; replies to requests already
     // received still go out through the socket, so it closes last.
-    this.#stopping = true;
-    wake(sock.wake.write);
+    sock.io.stop();
     if (this.#addr.kind === "unix") this.#removeSocket(this.#addr.path);
     // The loop ends at the wake-up, whatever the deadline.
     await within(sock.loop, 1000);
     await this.#replies.idle(d.left);
-    closeFd(sock.fd);
-    closeFd(sock.wake.read);
-    closeFd(sock.wake.write);
+    sock.io.close();
     this.#sock = undefined;
   }
 
-  #bindUdp(a: { host: string; port: number }): number {
+  #bind(a: { kind: "udp"; host: string; port: number } | { kind: "unix"; path: string }) {
     try {
-      return datagramBind({ kind: "udp", host: a.host, port: a.port });
+      return this.#io.bind(a, this.#busyPollUs);
     } catch (e) {
       throw new ListenerError(this.name, `cannot bind: ${errText(e)}`);
     }
   }
 
-  #bindUnix(path: string): number {
-    this.#clearStaleSocket(path);
+  async #bindUnix(path: string): Promise<DatagramSocket> {
+    await this.#clearStaleSocket(path);
     let owner;
     try {
       owner = resolveOwner(this.#cfg.mode, this.#cfg.user, this.#cfg.group);
     } catch (e) {
       throw new ListenerError(this.name, errText(e));
     }
-    let fd: number;
-    try {
-      fd = datagramBind({ kind: "unix", path });
-    } catch (e) {
-      throw new ListenerError(this.name, `cannot bind: ${errText(e)}`);
-    }
+    const sock = this.#bind({ kind: "unix", path });
     try {
       applyOwner(path, owner);
       const st = Deno.lstatSync(path);
       this.#socketId = { dev: st.dev, ino: st.ino ?? 0 };
     } catch (e) {
-      closeFd(fd);
+      sock.close();
       this.#removeSocket(path);
       throw new ListenerError(this.name, `cannot set mode/owner of ${path}: ${errText(e)}`);
     }
-    return fd;
+    return sock;
   }
 
   /**
    * A socket file left by a daemon that died is removed; one that a process
    * still serves, or a file that is not a socket, is an error.
    */
-  #clearStaleSocket(path: string): void {
+  async #clearStaleSocket(path: string): Promise<void> {
     let st: Deno.FileInfo;
     try {
       st = Deno.lstatSync(path);
@@ -226,22 +195,13 @@ export class DatagramListener extends ListenerBase {
     if (!st.isSocket) {
       throw new ListenerError(this.name, `${path} exists and is not a socket; not replacing it`);
     }
-    const fd = unixDatagramSocket();
+    let state;
     try {
-      // An empty datagram: ignored by sipmi and OpenSIPS, refused by a dead
-      // socket. Non-blocking: a live receiver with a full queue says EAGAIN.
-      unixDatagramSend(fd, path, new Uint8Array(0));
+      state = await this.#io.probeUnix(path);
     } catch (e) {
-      if (e instanceof SysError && e.code === "ECONNREFUSED") {
-        Deno.removeSync(path);
-        return;
-      }
-      if (!(e instanceof SysError && e.code === "EAGAIN")) {
-        throw new ListenerError(this.name, `cannot check ${path}: ${errText(e)}`);
-      }
-    } finally {
-      closeFd(fd);
+      throw new ListenerError(this.name, `cannot check ${path}: ${errText(e)}`);
     }
+    if (state === "gone") return Deno.removeSync(path);
     throw new ListenerError(this.name, `${path} is in use: another process receives on it`);
   }
 
@@ -255,40 +215,9 @@ export class DatagramListener extends ListenerBase {
     }
   }
 
-  async #receive(fd: number, wakeFd: number, s: Serving): Promise<void> {
-    const src = {
-      pollSet: pollSet([fd, wakeFd]),
-      readOnce: () => this.#readOnce(fd, s),
-      done: () => this.#stopping,
-      waitMs: () => -1,
-      waited: () => drainWake(wakeFd),
-    };
-    while (!this.#stopping) {
-      try {
-        await serveBursts(src, this.#busyPollUs);
-      } catch (e) {
-        s.warn.warn("poll", `waiting for datagrams failed: ${errText(e)}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  }
-
-  /** Receives and answers one datagram: 1, or -1 when none is queued. */
-  #readOnce(fd: number, s: Serving): number {
-    let n: number;
-    try {
-      n = datagramReceive(fd, this.#buf, this.#from, this.#fromLen);
-    } catch (e) {
-      // ICMP errors of earlier sends can surface on receive; never let them end the loop.
-      s.warn.warn("receive", `receive failed: ${errText(e)}`);
-      return -1;
-    }
-    if (n < 0) return -1;
-    if (n > 0) this.#serve(fd, s, n); // an empty datagram gets no reply, as in OpenSIPS
-    return 1;
-  }
-
-  #serve(fd: number, s: Serving, n: number): void {
+  /** Answers the datagram of `n` bytes just received (an empty one gets no reply, as in OpenSIPS). */
+  #serve(sock: DatagramSocket, s: Serving, n: number): void {
+    if (n === 0) return;
     const ep = s.ep;
     // handleBytes decodes at once, so the buffer is free again when it returns.
     const r = n > ep.maxRequestBytes ? ep.oversize(n) : ep.handleBytes(
@@ -297,20 +226,19 @@ export class DatagramListener extends ListenerBase {
       this.#transport === "unix" ? this.#unixClient : undefined,
     );
     if (r === null) return;
-    const toLen = this.#fromLen[0];
-    if (typeof r === "string") return this.#send(fd, s, r, this.#from, toLen);
+    if (typeof r === "string") return this.#send(sock, s, r, sock.from());
     // The reply comes later: keep a copy of the sender's address.
-    const to = this.#from.slice(0, toLen);
+    const to = sock.keep(sock.from());
     this.#replies.track(
       r.then((v) => {
-        if (v !== null && this.#sock?.fd === fd) this.#send(fd, s, v, to, toLen);
+        if (v !== null && this.#sock?.io === sock) this.#send(sock, s, v, to);
       }).catch((e) => s.task.log.error(`datagram request failed: ${errText(e)}`)),
     );
   }
 
-  #send(fd: number, s: Serving, reply: string, to: Uint8Array<ArrayBuffer>, toLen: number): void {
+  #send(sock: DatagramSocket, s: Serving, reply: string, to: PeerAddress): void {
     const ep = s.ep;
-    if (this.#transport === "unix" && toLen <= 2) {
+    if (this.#transport === "unix" && sock.text(to) === "") {
       // An unbound unix client has no address to answer to.
       this.#sendErrors.inc();
       ep.report("undelivered", reply);
@@ -322,26 +250,38 @@ export class DatagramListener extends ListenerBase {
       const limit = `the datagram limit of ${UDP_MAX_PAYLOAD}`;
       bytes = this.#replaced(ep, reply, bytes.length, limit, UDP_MAX_PAYLOAD);
     }
-    try {
-      try {
-        datagramSend(fd, bytes, to, toLen);
-      } catch (e) {
-        if (!(e instanceof SysError && e.code === "EMSGSIZE")) throw e;
-        // A unix datagram larger than this socket's send buffer.
-        const max = socketSendBuffer(fd);
-        const limit = `the send buffer of this socket, ${max}`;
-        // The kernel needs some of the buffer for itself: aim well below it.
-        datagramSend(fd, this.#replaced(ep, reply, bytes.length, limit, max >> 1), to, toLen);
-      }
-    } catch (e) {
+    const size = bytes.length;
+    // A unix datagram larger than this socket's send buffer: the error instead.
+    const tooLarge = (e: unknown) => {
+      if (sock.errorCode(e) !== "EMSGSIZE") throw e;
+      const max = sock.sendBuffer();
+      const limit = `the send buffer of this socket, ${max}`;
+      // The kernel needs some of the buffer for itself: aim well below it.
+      return sock.send(this.#replaced(ep, reply, size, limit, max >> 1), to);
+    };
+    const failed = (e: unknown) => {
       this.#sendErrors.inc();
       ep.report("undelivered", reply);
-      const why = e instanceof SysError && e.code === "EAGAIN"
+      const code = sock.errorCode(e);
+      const why = code === "EAGAIN"
         ? "its receive queue is full"
-        : e instanceof SysError && (e.code === "ENOENT" || e.code === "ECONNREFUSED")
+        : code === "ETIMEDOUT"
+        ? "its receive queue is full (the send did not finish)"
+        : code === "ENOENT" || code === "ECONNREFUSED"
         ? "it went away"
         : errText(e);
-      s.warn.warn("send", `reply to ${sockaddrText(to, toLen) || "(unbound)"} not sent: ${why}`);
+      s.warn.warn("send", `reply to ${sock.text(to) || "(unbound)"} not sent: ${why}`);
+    };
+    try {
+      let sent: void | Promise<void>;
+      try {
+        sent = sock.send(bytes, to);
+      } catch (e) {
+        sent = tooLarge(e);
+      }
+      if (sent) this.#replies.track(sent.catch(tooLarge).catch(failed));
+    } catch (e) {
+      failed(e);
     }
   }
 

@@ -13,10 +13,10 @@ import type { ClientState, MaybePromise, Reply } from "../mi/core.ts";
 import { InFlight } from "../mi/in_flight.ts";
 import type { MiInstance } from "../mi/instance.ts";
 import type { Counter } from "../mi/stats.ts";
-import { mkfifo, writerPeerGone } from "../sys/libc.ts";
 import { errText } from "../sys/log.ts";
 import type { FramerSink } from "./fifo_framing.ts";
-import { FifoReader, type FileId } from "./fifo_reader.ts";
+import type { FifoIo, FileId, RequestReader } from "./fifo_io.ts";
+import { fifoIo, type IoPath } from "./io_path.ts";
 import { applyOwner, type FileOwner, resolveOwner } from "./file_owner.ts";
 import {
   type Deadline,
@@ -68,7 +68,8 @@ export class FifoListener extends ListenerBase {
   readonly #replyDir: string;
   readonly #busyPollUs: number;
   #s: Serving | undefined;
-  #reader: FifoReader | undefined;
+  readonly #io: FifoIo;
+  #reader: RequestReader | undefined;
   #owner: FileOwner | undefined;
   #watch: ReturnType<typeof setInterval> | undefined;
   #ctl: WaitControl = { cancelled: false };
@@ -88,8 +89,14 @@ export class FifoListener extends ListenerBase {
   readonly #garbage: Counter;
   readonly #recreated: Counter;
 
-  constructor(mi: MiInstance, cfg: FifoConfig, busyPollUs = 0) {
+  constructor(
+    mi: MiInstance,
+    cfg: FifoConfig,
+    busyPollUs = 0,
+    io: FifoIo = fifoIo(cfg.io as IoPath),
+  ) {
     super(mi, `fifo:${cfg.path}`, "MI FIFO", cfg.optional);
+    this.#io = io;
     this.#busyPollUs = busyPollUs;
     this.#cfg = cfg;
     this.#replyDir = cfg.reply_dir.endsWith("/") ? cfg.reply_dir : cfg.reply_dir + "/";
@@ -132,6 +139,7 @@ export class FifoListener extends ListenerBase {
     }
     this.#ctl = { cancelled: false };
     this.#opener = new ReplyOpener({
+      io: this.#io.reply,
       timeoutMs: cfg.reply_timeout_ms,
       maxWaiting: cfg.max_pending,
       maxBytes: cfg.max_pending_bytes,
@@ -190,10 +198,10 @@ export class FifoListener extends ListenerBase {
   }
 
   /** Creates the FIFO with its mode and owner and starts reading it. */
-  #open(s: Serving): FifoReader {
+  #open(s: Serving): RequestReader {
     const path = this.#cfg.path;
     try {
-      mkfifo(path, 0o600);
+      this.#io.mkfifo(path);
     } catch (e) {
       throw new ListenerError(this.name, `cannot create ${path}: ${errText(e)}`);
     }
@@ -203,17 +211,17 @@ export class FifoListener extends ListenerBase {
       if (!id) throw new Error(`${path} vanished while being created`);
       const key = `${id.dev}:${id.ino}`;
       this.#ownFifos.add(key);
-      const reader = new FifoReader(
+      const reader = this.#io.reader({
         path,
         id,
-        this.#sink(s),
-        {
+        sink: this.#sink(s),
+        opts: {
           maxRequestBytes: s.ep.maxRequestBytes,
           busyPollUs: this.#busyPollUs,
           partialTimeoutMs: this.#cfg.partial_timeout_ms,
         },
-        (e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`),
-      );
+        onError: (e) => s.warn.error("request", `FIFO request failed: ${errText(e)}`),
+      });
       reader.done.finally(() => this.#ownFifos.delete(key));
       return reader;
     } catch (e) {
@@ -336,9 +344,10 @@ export class FifoListener extends ListenerBase {
     const fd = o.fd;
     this.#holding++;
     // A batch stops when the client closes its end of the reply FIFO.
+    const reply = this.#io.reply;
     const client: ClientState = {
       get gone() {
-        return writerPeerGone(fd);
+        return reply.peerGone(fd);
       },
     };
     let r: MaybePromise<Reply>;
@@ -356,7 +365,7 @@ export class FifoListener extends ListenerBase {
 
   #write(s: Serving, fd: number, reply: Reply): void {
     const bytes = reply === null ? EMPTY : encoder.encode(reply);
-    const w = writeReply(fd, bytes, this.#cfg.reply_timeout_ms, this.#ctl);
+    const w = writeReply(this.#io.reply, fd, bytes, this.#cfg.reply_timeout_ms, this.#ctl);
     if (w instanceof Promise) {
       this.#track(s, w.then((err) => this.#wrote(s, reply, err)));
     } else this.#wrote(s, reply, w);

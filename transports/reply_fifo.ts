@@ -24,7 +24,7 @@
 //   blocking the event loop.
 
 import { lstatSync } from "node:fs";
-import { closeFd, cPath, fdFileId, openFifoWriter, writeNow } from "../sys/libc.ts";
+import type { ReplyFifoIo } from "./fifo_io.ts";
 import { errorCode, fileKind, PIPE_BUF } from "./os.ts";
 
 const MAX_DELAY_MS = 20;
@@ -69,23 +69,24 @@ const TRANSIENT = new Set(["ENXIO", "EMFILE", "ENFILE", "EINTR"]);
  * never opens its FIFO costs a system call per try, not an exception.
  */
 function tryOpen(
+  io: ReplyFifoIo,
   path: string,
-  cpath: Uint8Array<ArrayBuffer>,
+  cpath: unknown,
   want: { dev: number; ino: number },
 ): number | "retry" | string {
-  const fd = openFifoWriter(cpath);
+  const fd = io.open(cpath);
   if (typeof fd === "string") return openRefusal(path, fd);
-  const st = fdFileId(fd);
+  const st = io.fileId(fd);
   if (st === undefined) {
-    closeFd(fd);
+    io.close(fd);
     return `cannot fstat ${path}`;
   }
   if (!st.fifo || st.dev !== want.dev || st.ino !== want.ino) {
-    closeFd(fd);
+    io.close(fd);
     return `${path} was replaced while opening it`;
   }
   if (st.nlink !== 1) {
-    closeFd(fd);
+    io.close(fd);
     return `${path} has ${st.nlink} links`;
   }
   return fd;
@@ -99,6 +100,8 @@ function openRefusal(path: string, code: string): "retry" | string {
 }
 
 export interface OpenerOptions {
+  /** The I/O path's calls (fifo_io.ts). */
+  io: ReplyFifoIo;
   /** How long a client has to open its reply FIFO (`fifo.reply_timeout_ms`). */
   timeoutMs: number;
   /** Most requests waiting for their client at once (`fifo.max_pending`). */
@@ -112,7 +115,7 @@ export interface OpenerOptions {
 /** A request waiting for its client to open the reply FIFO. */
 interface Waiting {
   path: string;
-  cpath: Uint8Array<ArrayBuffer>;
+  cpath: unknown;
   want: { dev: number; ino: number };
   bytes: number;
   deadline: number;
@@ -157,8 +160,8 @@ export class ReplyOpener {
     if (this.#o.isRequestFifo(want)) {
       return { refused: `${path} is the request FIFO itself, not a reply FIFO` };
     }
-    const cpath = cPath(path);
-    const first = tryOpen(path, cpath, want);
+    const cpath = this.#o.io.prepare(path);
+    const first = tryOpen(this.#o.io, path, cpath, want);
     if (typeof first === "number") return { fd: first };
     if (first !== "retry") return { refused: first };
     return new Promise((resolve) => {
@@ -231,7 +234,7 @@ export class ReplyOpener {
     for (const w of this.#queue) {
       if (w.resolve === undefined) continue;
       if (w.nextAt <= now) {
-        const r = tryOpen(w.path, w.cpath, w.want);
+        const r = tryOpen(this.#o.io, w.path, w.cpath, w.want);
         if (typeof r === "number") {
           this.#finish(w, { fd: r });
           this.#bytes -= w.bytes;
@@ -265,6 +268,7 @@ export class ReplyOpener {
  * either way the result is an error text or undefined. The fd is always closed.
  */
 export function writeReply(
+  io: ReplyFifoIo,
   fd: number,
   bytes: Uint8Array<ArrayBuffer>,
   timeoutMs: number,
@@ -274,7 +278,7 @@ export function writeReply(
   const step = (): "again" | string | undefined => {
     while (off < bytes.length) {
       const end = Math.min(off + PIPE_BUF, bytes.length);
-      const n = writeNow(fd, bytes.subarray(off, end));
+      const n = io.write(fd, bytes.subarray(off, end));
       if (typeof n === "number") off += n;
       else if (n === "EAGAIN" || n === "EINTR") return "again";
       else return `write failed: ${n}`; // EPIPE: the client went away
@@ -282,7 +286,7 @@ export function writeReply(
     return undefined;
   };
   const close = (r: string | undefined) => {
-    closeFd(fd);
+    io.close(fd);
     return r;
   };
   const first = step();

@@ -3,6 +3,16 @@
 // (process, FIFO, sockets, temp dir) however the test ends.
 
 import { RUNTIME_FLAGS } from "../../service/runtime.ts";
+import type { IoPath } from "../../transports/io_path.ts";
+
+/**
+ * The I/O paths of the FIFO and datagram listeners the transport tests run
+ * against (`fifo.io`, `datagram.io`): both, or only the one SIPMI_TEST_IO names.
+ */
+export const IO_PATHS: IoPath[] = (() => {
+  const only = Deno.env.get("SIPMI_TEST_IO");
+  return only === "ffi" || only === "deno" ? [only] : ["ffi", "deno"];
+})();
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -94,11 +104,21 @@ export async function startDaemon(
     fdLimit?: number;
     /** Run with the runtime flags of `deno task start` and the release build (memory as in production). */
     production?: boolean;
+    /** `fifo.io` and `datagram.io`, set after `edit` (default: the config's). */
+    io?: IoPath;
+    /** Run with `--deny-ffi`: no libc through FFI at all. */
+    denyFfi?: boolean;
   } = {},
 ): Promise<Daemon> {
   const p = opts.paths ?? await makePaths();
-  await Deno.writeTextFile(p.config, JSON.stringify(edit(baseConfig(p), p), null, 2));
+  const config = edit(baseConfig(p), p);
+  if (opts.io) {
+    config.fifo = { ...config.fifo as ConfigObject, io: opts.io };
+    config.datagram = { ...config.datagram as ConfigObject, io: opts.io };
+  }
+  await Deno.writeTextFile(p.config, JSON.stringify(config, null, 2));
   const flags = opts.production ? [...RUNTIME_FLAGS] : ["-A"];
+  if (opts.denyFfi) flags.push("--deny-ffi");
   const args = ["run", ...flags, opts.entry ?? MAIN, "serve", "--config", p.config];
   // `exec` keeps the pid: the shell becomes the daemon.
   const [cmd, argv] = opts.fdLimit === undefined
@@ -210,4 +230,13 @@ export async function sipmi(
     err: dec.decode(r.stderr),
     ms: performance.now() - t0,
   };
+}
+
+/** `startDaemon` with `fifo.io` and `datagram.io` set to `io`: the matrix of the transport tests. */
+export function startDaemonOn(
+  io: IoPath,
+  edit?: Parameters<typeof startDaemon>[0],
+  opts: Parameters<typeof startDaemon>[1] = {},
+): Promise<Daemon> {
+  return startDaemon(edit, { ...opts, io });
 }
