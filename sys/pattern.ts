@@ -633,7 +633,8 @@ export function namePatternProblem(entry: string): string | undefined {
   return undefined;
 }
 
-function escapeLiteral(s: string): string {
+/** `s` as a pattern that matches it literally (also valid for RegExp). */
+export function escapeLiteral(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
 }
 

@@ -4,6 +4,8 @@
 // never treated as a queue. Facts from perftune.py's fast-path filter and
 // the mlnx-tools scripts (docs/tuning.md, "Kernel facts relied on").
 
+import { escapeLiteral } from "../sys/pattern.ts";
+
 export type QueueKind = "rx" | "tx" | "rxtx";
 
 export type IrqRole =
@@ -49,11 +51,7 @@ export function classifyIrqName(name: string): IrqRole {
  * for eth0, not for eth01) or the PCI address (`mlx5_comp0@pci:0000:08:00.0`).
  */
 export function nameMentions(name: string, ifname: string, busInfo: string | null): boolean {
-  const word = new RegExp(`(?:^|[^0-9A-Za-z])${escapeRe(ifname)}(?:[^0-9A-Za-z]|$)`);
+  const word = new RegExp(`(?:^|[^0-9A-Za-z])${escapeLiteral(ifname)}(?:[^0-9A-Za-z]|$)`);
   if (word.test(name)) return true;
   return busInfo !== null && name.includes(busInfo);
-}
-
-export function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

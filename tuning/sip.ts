@@ -5,7 +5,7 @@
 
 import type { HostFs } from "../sys/hostfs.ts";
 import { type AffinityReader, type AffinityResult, getAffinity } from "./affinity.ts";
-import { escapeRe } from "./nic_queues.ts";
+import { escapeLiteral } from "../sys/pattern.ts";
 
 export interface SipConfig {
   units: readonly string[];
@@ -33,7 +33,7 @@ export async function findSipProcesses(
     if (a.processes.length > 0) return { found_by: `unit ${unit}`, searched, affinity: a };
   }
   for (const name of sip.processNames) {
-    const a = await getAffinity(fs, { name: `^${escapeRe(name)}$` }, reader, withTasks, {
+    const a = await getAffinity(fs, { name: `^${escapeLiteral(name)}$` }, reader, withTasks, {
       allowEmpty: true,
     });
     if (a.processes.length > 0) return { found_by: `name ${name}`, searched, affinity: a };
